@@ -1,0 +1,3 @@
+from budgetml.cli import main
+
+main()

@@ -1,0 +1,167 @@
+"""The `budgetml` command: parse arguments, call the layers, print with rich."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from budgetml.agents.planner import Step
+from budgetml.config import load_config
+from budgetml.env.sandbox import Sandbox
+from budgetml.env.task import builtin_task_names, find_task, load_task
+from budgetml.errors import BudgetMLError
+from budgetml.run import run_task
+from budgetml.summary import RunSummary, improvement, is_success
+from budgetml.trace import read_trace
+
+app = typer.Typer(
+    help="BudgetML: cheap LLM agents that improve ML projects.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+@app.command()
+def run(
+    task: Annotated[str, typer.Argument(help="a built-in task name or a task folder")],
+    model: Annotated[str | None, typer.Option(help="use this model in every role")] = None,
+    api_base: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible server URL for --model")
+    ] = None,
+    config: Annotated[str | None, typer.Option(help="preset name or YAML file")] = None,
+    max_steps: Annotated[int | None, typer.Option(min=1, help="step cap (default 30)")] = None,
+    seed: Annotated[int, typer.Option(help="seed passed to the models")] = 0,
+    out: Annotated[Path | None, typer.Option(help="run directory (default runs/...)")] = None,
+    higher_is_better: Annotated[
+        bool | None,
+        typer.Option(
+            "--higher-is-better/--lower-is-better",
+            help="override the metric's direction",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run the agent on a task until Final Answer or the step cap, then score it."""
+    found = find_task(task)
+    if higher_is_better is not None:
+        found = found.with_direction(higher_is_better)
+    label, run_config = load_config(config)
+    if model:
+        run_config = run_config.with_model(model, api_base)
+    elif api_base:
+        raise BudgetMLError("--api-base needs --model (the model served at that address)")
+    if max_steps:
+        run_config = run_config.with_max_steps(max_steps)
+    run_dir = out or Path("runs") / f"{found.name}-{time.strftime('%Y%m%d-%H%M%S')}-s{seed}"
+    models = " → ".join(entry.model for entry in run_config.planner)
+    console.print(f"[bold]BudgetML[/] task [cyan]{found.name}[/] · planner {models} · {run_dir}")
+    summary = run_task(
+        found,
+        run_config,
+        config_label=label,
+        run_dir=run_dir,
+        seed=seed,
+        on_step=lambda step: _print_step(step, run_config.max_steps),
+        on_note=lambda note: console.print(f"[dim]· {note}[/]"),
+    )
+    _print_summary(summary, run_dir)
+
+
+@app.command("eval")
+def evaluate(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> None:
+    """Score a finished run's workspace again."""
+    trace_file = run_dir / "trace.jsonl"
+    if not trace_file.is_file() or not (run_dir / "workspace").is_dir():
+        raise BudgetMLError(f"{run_dir} is not a run directory (no trace.jsonl or workspace/)")
+    start = next((e for e in read_trace(trace_file) if e["event"] == "run_start"), None)
+    if start is None:
+        raise BudgetMLError(f"{trace_file} has no run_start event; the run never started")
+    task = load_task(Path(start["task_dir"])).with_direction(bool(start["higher_is_better"]))
+    baseline = _recorded_baseline(run_dir)
+    sandbox = Sandbox(run_dir / "scratch")
+    score = task.score(run_dir / "workspace", sandbox, str(start["python"]))
+    change = improvement(score.value, baseline)
+    table = Table(show_header=False, box=None)
+    table.add_row("task", task.name)
+    table.add_row(task.spec.metric, _fmt(score.value) if score.error is None else score.error)
+    table.add_row("baseline", _fmt(baseline))
+    table.add_row("improvement", _pct(change))
+    table.add_row("success", str(is_success(change, task.spec.higher_is_better)))
+    console.print(table)
+
+
+@app.command()
+def tasks() -> None:
+    """List the built-in tasks."""
+    table = Table("name", "category", "metric", "better", "baseline")
+    for name in builtin_task_names():
+        spec = find_task(name).spec
+        baseline = "measured at run time" if spec.baseline is None else _fmt(spec.baseline)
+        table.add_row(
+            name, spec.category, spec.metric, "higher" if spec.higher_is_better else "lower",
+            baseline,
+        )
+    console.print(table)
+
+
+def _recorded_baseline(run_dir: Path) -> float | None:
+    for event in read_trace(run_dir / "trace.jsonl"):
+        if event["event"] == "baseline":
+            value: Any = event["value"]
+            return None if value is None else float(value)
+    return None
+
+
+def _print_step(step: Step, max_steps: int) -> None:
+    args = json.dumps(step.reply.action_input, ensure_ascii=False)
+    args = args if len(args) <= 120 else args[:117] + "..."
+    console.print(f"[bold]step {step.number}/{max_steps}[/] [green]{step.reply.action}[/] {args}",
+                  markup=True, highlight=False)
+    first_lines = step.observation.strip().splitlines()[:3]
+    for line in first_lines:
+        console.print(f"  [dim]{line[:160]}[/]", markup=True, highlight=False)
+
+
+def _print_summary(summary: RunSummary, run_dir: Path) -> None:
+    table = Table(show_header=False, box=None)
+    table.add_row("status", summary.status + (f" ({summary.error})" if summary.error else ""))
+    table.add_row("steps", str(summary.steps))
+    table.add_row(f"baseline {summary.metric}", f"{_fmt(summary.baseline)} ({summary.baseline_source})")
+    score = _fmt(summary.score) if summary.score_error is None else f"invalid: {summary.score_error}"
+    table.add_row(f"final {summary.metric}", score)
+    better = "higher" if summary.higher_is_better else "lower"
+    table.add_row("improvement", f"{_pct(summary.improvement)} ({better} is better)")
+    table.add_row("success", "[green]yes[/]" if summary.success else "[red]no[/]")
+    table.add_row("cost", f"${summary.cost_usd:.4f} (free tier: ${summary.cost_usd_free_tier:.4f})")
+    table.add_row("run directory", str(run_dir))
+    console.print(table)
+
+
+def _fmt(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.6g}"
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.1%}"
+
+
+def main() -> None:
+    """Entry point: a mistake of the user's is one line on stderr and exit code 1."""
+    try:
+        app()
+    except BudgetMLError as exc:
+        errors.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,233 @@
+"""The actions the planner can take, with MLAgentBench's names, inputs and documentation.
+
+Each action is data (name, doc, inputs) plus a handler; handlers raise WorkspaceError for a
+refused request, which becomes the observation rather than a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from budgetml.env.sandbox import Sandbox
+from budgetml.env.workspace import Workspace, WorkspaceError
+from budgetml.textutil import truncate_middle
+
+FINAL_ANSWER = "Final Answer"
+_MAX_INSPECT_LINES = 100
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    workspace: Workspace
+    sandbox: Sandbox
+    python: str
+    script_timeout_s: float
+
+
+@dataclass(frozen=True)
+class ActionInput:
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    description: str
+    inputs: tuple[ActionInput, ...]
+    observation: str
+    handler: Callable[[ActionContext, Mapping[str, Any]], str]
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(item.name for item in self.inputs)
+
+
+def execute(action: Action, context: ActionContext, args: Mapping[str, Any], limit: int) -> str:
+    """Run `action`; a refused request is an observation that says why, never an exception."""
+    try:
+        observation = action.handler(context, args)
+    except WorkspaceError as exc:
+        observation = f"Error: {exc}"
+    return truncate_middle(observation, limit)
+
+
+def _list_files(context: ActionContext, args: Mapping[str, Any]) -> str:
+    folder = context.workspace.resolve(str(args["dir_path"]) or ".")
+    if not folder.is_dir():
+        raise WorkspaceError(f"{args['dir_path']} is not a directory in the workspace")
+    entries = sorted(folder.iterdir(), key=lambda p: p.name)
+    lines = [p.name + ("/" if p.is_dir() else "") for p in entries]
+    return "\n".join(lines) if lines else "(the directory is empty)"
+
+
+def _read_file(context: ActionContext, args: Mapping[str, Any]) -> str:
+    path = _existing_file(context, args["file_name"])
+    data = path.read_bytes()
+    if b"\x00" in data[:8192]:
+        return f"{args['file_name']} is a binary file of {len(data):,} bytes; it cannot be shown."
+    return data.decode("utf-8", errors="replace")
+
+
+def _write_file(context: ActionContext, args: Mapping[str, Any]) -> str:
+    path = context.workspace.resolve(str(args["file_name"]))
+    context.workspace.write_text(path, str(args["content"]))
+    return f"File {args['file_name']} written successfully."
+
+
+def _append_file(context: ActionContext, args: Mapping[str, Any]) -> str:
+    path = context.workspace.resolve(str(args["file_name"]))
+    context.workspace.write_text(path, str(args["content"]), append=True)
+    return f"File {args['file_name']} appended successfully."
+
+
+def _copy_file(context: ActionContext, args: Mapping[str, Any]) -> str:
+    source = context.workspace.resolve(str(args["source"]))
+    destination = context.workspace.resolve(str(args["destination"]))
+    context.workspace.copy(source, destination)
+    return f"File {args['source']} copied to {args['destination']}."
+
+
+def _undo_edit_script(context: ActionContext, args: Mapping[str, Any]) -> str:
+    path = context.workspace.resolve(str(args["script_name"]))
+    context.workspace.check_writable(path)
+    return context.workspace.undo(path)
+
+
+def _inspect_script_lines(context: ActionContext, args: Mapping[str, Any]) -> str:
+    path = _existing_file(context, args["script_name"])
+    start = _line_number(args["start_line_number"], "start_line_number")
+    end = _line_number(args["end_line_number"], "end_line_number")
+    if end < start:
+        raise WorkspaceError("end_line_number is before start_line_number")
+    if end - start + 1 > _MAX_INSPECT_LINES:
+        raise WorkspaceError(f"at most {_MAX_INSPECT_LINES} lines can be shown at once")
+    lines = path.read_text("utf-8", errors="replace").splitlines()
+    shown = "\n".join(f"{n}: {lines[n - 1]}" for n in range(start, min(end, len(lines)) + 1))
+    return f"Here are the lines (the file ends at line {len(lines)}):\n\n{shown}"
+
+
+def _execute_script(context: ActionContext, args: Mapping[str, Any]) -> str:
+    path = _existing_file(context, args["script_name"])
+    if path.suffix != ".py":
+        raise WorkspaceError(f"{args['script_name']} is not a Python script (.py)")
+    relative = context.workspace.relative(path)
+    result = context.sandbox.run(
+        [context.python, relative], context.workspace.root, context.script_timeout_s
+    )
+    if result.timed_out:
+        head = f"The script was stopped after the time limit of {context.script_timeout_s:g} s."
+    elif result.exit_code != 0:
+        head = f"The script failed with exit code {result.exit_code}."
+    else:
+        head = "The script has been executed."
+    return f"{head} Here is the output:\n{result.output}"
+
+
+def _final_answer(context: ActionContext, args: Mapping[str, Any]) -> str:
+    return "Final answer submitted; the run ends here and the workspace is scored."
+
+
+def _existing_file(context: ActionContext, name: Any) -> Path:
+    path = context.workspace.resolve(str(name))
+    if not path.is_file():
+        raise WorkspaceError(f"{name} is not a file in the workspace; use List Files to look")
+    return path
+
+
+def _line_number(value: Any, key: str) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise WorkspaceError(f"{key} must be a whole number, got {value!r}") from None
+    if number < 1:
+        raise WorkspaceError(f"{key} must be 1 or more (lines are numbered from 1)")
+    return number
+
+
+def _input(name: str, description: str) -> ActionInput:
+    return ActionInput(name, description)
+
+
+ACTIONS: tuple[Action, ...] = (
+    Action(
+        "List Files",
+        "Use this to navigate the file system.",
+        (_input("dir_path", 'a valid relative path to a directory, such as "." or "folder1"'),),
+        "a list of the files and folders in dir_path (folders end with /), or an error",
+        _list_files,
+    ),
+    Action(
+        "Read File",
+        "Use this to read an existing file.",
+        (_input("file_name", "a valid file name with a relative path to the current directory"),),
+        "the contents of the file, or an error",
+        _read_file,
+    ),
+    Action(
+        "Write File",
+        "Use this to write a file. If the file already exists, it will be overwritten.",
+        (
+            _input("file_name", "a valid file name with a relative path to the current directory"),
+            _input("content", "the content to be written to the file"),
+        ),
+        "a success message, or an error",
+        _write_file,
+    ),
+    Action(
+        "Append File",
+        "Use this to append content to the end of a file (it is created if missing).",
+        (
+            _input("file_name", "a valid file name with a relative path to the current directory"),
+            _input("content", "the content to be appended to the file"),
+        ),
+        "a success message, or an error",
+        _append_file,
+    ),
+    Action(
+        "Copy File",
+        "Use this to copy a file to a new location with a new name.",
+        (
+            _input("source", "a valid file name with a relative path to the current directory"),
+            _input("destination", "a valid file name with a relative path to the current directory"),
+        ),
+        "a success message, or an error",
+        _copy_file,
+    ),
+    Action(
+        "Undo Edit Script",
+        "Use this to undo the last change to a file; repeat it to go further back.",
+        (_input("script_name", "a valid file name with a relative path to the current directory"),),
+        "the content of the file after the undo, or an error",
+        _undo_edit_script,
+    ),
+    Action(
+        "Execute Script",
+        "Use this to run a Python script. The script must already exist.",
+        (_input("script_name", "a valid Python script name with a relative path"),),
+        "the output of the script (long output keeps its start and end), or an error",
+        _execute_script,
+    ),
+    Action(
+        "Inspect Script Lines",
+        f"Use this to inspect specific lines of a script (at most {_MAX_INSPECT_LINES} at once).",
+        (
+            _input("script_name", "a valid Python script name with a relative path"),
+            _input("start_line_number", "a valid line number"),
+            _input("end_line_number", "a valid line number"),
+        ),
+        "the content of those lines with their numbers, or an error",
+        _inspect_script_lines,
+    ),
+    Action(
+        FINAL_ANSWER,
+        "Use this only once you have solved the problem (or can improve no further); "
+        "the run ends and your workspace is scored.",
+        (_input("final_answer", "a detailed description of what you did and the result"),),
+        "nothing; the run ends",
+        _final_answer,
+    ),
+)

@@ -1,0 +1,96 @@
+"""The only folder the agent's actions touch, with path confinement and undo backups."""
+
+from __future__ import annotations
+
+import fnmatch
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+
+class WorkspaceError(Exception):
+    """An action asked for something the workspace refuses; the message becomes the observation."""
+
+
+@dataclass
+class Workspace:
+    """`root` holds the agent's files; backups live outside it, in `backup_dir`, out of reach."""
+
+    root: Path
+    backup_dir: Path
+    read_only: tuple[str, ...] = ()
+    _backups: dict[str, list[Path | None]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.root = self.root.resolve()
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+
+    def resolve(self, relative: str) -> Path:
+        """The absolute path of `relative`, refusing anything that would leave the workspace."""
+        text = relative.strip()
+        if not text:
+            raise WorkspaceError("the path is empty; give a path relative to the workspace")
+        if "\x00" in text:
+            raise WorkspaceError("the path contains a NUL byte")
+        posix = PurePosixPath(text.replace("\\", "/"))
+        if posix.is_absolute() or Path(text).is_absolute():
+            raise WorkspaceError(
+                f"{relative!r} is an absolute path; use a path relative to the workspace"
+            )
+        if ".." in posix.parts:
+            raise WorkspaceError(f"{relative!r} goes outside the workspace ('..' is not allowed)")
+        candidate = self.root.joinpath(*posix.parts)
+        resolved = candidate.resolve()
+        if resolved != self.root and self.root not in resolved.parents:
+            raise WorkspaceError(f"{relative!r} is a link that points outside the workspace")
+        return candidate
+
+    def relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix() if path != self.root else "."
+
+    def check_writable(self, path: Path) -> None:
+        rel = self.relative(path)
+        if any(fnmatch.fnmatch(rel, pattern) for pattern in self.read_only):
+            raise WorkspaceError(f"{rel} is read-only for this task; write to another file")
+        if path.is_dir():
+            raise WorkspaceError(f"{rel} is a directory, not a file")
+
+    def write_text(self, path: Path, content: str, *, append: bool = False) -> None:
+        """Write (or append to) a file, keeping a backup of what was there for Undo Edit Script."""
+        self.check_writable(path)
+        self.back_up(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a" if append else "w", encoding="utf-8") as handle:
+            handle.write(content)
+
+    def copy(self, source: Path, destination: Path) -> None:
+        if not source.is_file():
+            raise WorkspaceError(f"{self.relative(source)} is not a file in the workspace")
+        self.check_writable(destination)
+        self.back_up(destination)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, destination)
+
+    def back_up(self, path: Path) -> None:
+        """Push the current state of `path` (None if it does not exist) on its undo stack."""
+        key = self.relative(path)
+        stack = self._backups.setdefault(key, [])
+        if path.is_file():
+            copy = self.backup_dir / f"{len(list(self.backup_dir.iterdir())):05d}"
+            shutil.copyfile(path, copy)
+            stack.append(copy)
+        else:
+            stack.append(None)
+
+    def undo(self, path: Path) -> str:
+        """Restore the state before the last change; returns what the file holds now."""
+        key = self.relative(path)
+        stack = self._backups.get(key)
+        if not stack:
+            raise WorkspaceError(f"there is no change to {key} left to undo")
+        previous = stack.pop()
+        if previous is None:
+            path.unlink(missing_ok=True)
+            return f"{key} did not exist before that change; it has been removed."
+        shutil.copyfile(previous, path)
+        return f"Content of {key} after undo:\n{path.read_text(encoding='utf-8', errors='replace')}"

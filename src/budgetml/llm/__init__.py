@@ -1,0 +1,1 @@
+"""Models: one call in, one priced Completion out."""

@@ -1,0 +1,51 @@
+"""What every model call cost, per model, in the paper's two figures (paid and free tier)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from budgetml.llm.base import Completion
+
+
+@dataclass
+class ModelTally:
+    calls: int = 0
+    input: int = 0
+    output: int = 0
+    cached_input: int = 0
+    cost_usd: float = 0.0
+
+
+@dataclass
+class CostLedger:
+    free_tier_models: frozenset[str] = frozenset()
+    per_model: dict[str, ModelTally] = field(default_factory=dict)
+
+    def record(self, completion: Completion) -> None:
+        tally = self.per_model.setdefault(completion.model, ModelTally())
+        tally.calls += 1
+        tally.input += completion.usage.input_tokens
+        tally.output += completion.usage.output_tokens
+        tally.cached_input += completion.usage.cached_input_tokens
+        tally.cost_usd += completion.cost_usd
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(t.cost_usd for t in self.per_model.values())
+
+    @property
+    def cost_usd_free_tier(self) -> float:
+        """The cost with free-tier models at $0, the paper's second figure."""
+        return sum(t.cost_usd for m, t in self.per_model.items() if m not in self.free_tier_models)
+
+    def tokens_summary(self) -> dict[str, dict[str, float | int]]:
+        return {
+            model: {
+                "calls": t.calls,
+                "input": t.input,
+                "output": t.output,
+                "cached_input": t.cached_input,
+                "cost_usd": round(t.cost_usd, 8),
+            }
+            for model, t in self.per_model.items()
+        }

@@ -1,0 +1,38 @@
+"""Per-token prices: from the config when given, else from litellm's table; never guessed."""
+
+from __future__ import annotations
+
+from budgetml.config import Price
+from budgetml.errors import ModelError
+from budgetml.llm.base import Usage
+
+FREE = Price(input=0.0, output=0.0)
+
+
+def resolve_price(model: str, overrides: dict[str, Price]) -> Price:
+    """The price for `model`; scripted models are free unless the config prices them."""
+    if model in overrides:
+        return overrides[model]
+    if model.startswith("scripted:"):
+        return FREE
+    from budgetml.llm.litellm_model import litellm_price
+
+    price = litellm_price(model)
+    if price is None:
+        raise ModelError(
+            f"no known price for model {model!r}; add it to the config, e.g. "
+            f"prices: {{{model!r}: {{input: 0.5, output: 1.5}}}} (USD per million tokens), "
+            f"or mark it free with input: 0, output: 0"
+        )
+    return price
+
+
+def cost_usd(usage: Usage, price: Price) -> float:
+    """Dollar cost of one call; cached prompt tokens use the cached price when there is one."""
+    cached = usage.cached_input_tokens if price.cached_input is not None else 0
+    cached_price = price.cached_input or 0.0
+    return (
+        (usage.input_tokens - cached) * price.input
+        + cached * cached_price
+        + usage.output_tokens * price.output
+    ) / 1_000_000

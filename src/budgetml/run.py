@@ -1,0 +1,195 @@
+"""One run: plan → act → observe → record, until Final Answer or the step cap; then score."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from budgetml.agents.planner import Planner, PlanningFailed, Step
+from budgetml.config import RunConfig
+from budgetml.env.actions import ACTIONS, FINAL_ANSWER, ActionContext, execute
+from budgetml.env.sandbox import Sandbox
+from budgetml.env.task import Baseline, Task
+from budgetml.env.workspace import Workspace
+from budgetml.errors import BudgetMLError, ModelError
+from budgetml.llm.base import Completion, Message
+from budgetml.llm.factory import make_model
+from budgetml.llm.ledger import CostLedger
+from budgetml.summary import RunSummary, Status, improvement, is_success
+from budgetml.trace import Trace
+
+
+@dataclass
+class RunRecorder:
+    """Puts every model call in the trace and the ledger."""
+
+    trace: Trace
+    ledger: CostLedger
+    format_failures: int = 0
+
+    def llm_call(self, agent: str, messages: Sequence[Message], completion: Completion) -> None:
+        self.ledger.record(completion)
+        self.trace.record(
+            "llm_call",
+            agent=agent,
+            model=completion.model,
+            messages=[{"role": m.role, "content": m.content} for m in messages],
+            reply=completion.text,
+            input_tokens=completion.usage.input_tokens,
+            output_tokens=completion.usage.output_tokens,
+            cached_input_tokens=completion.usage.cached_input_tokens,
+            cost_usd=completion.cost_usd,
+            latency_s=round(completion.latency_s, 4),
+        )
+
+    def format_failure(self, model: str, attempt: int, error: str) -> None:
+        self.format_failures += 1
+        self.trace.record("format_failure", model=model, attempt=attempt, error=error)
+
+
+@dataclass
+class RunOutcome:
+    status: Status = "max_steps"
+    steps: list[Step] = field(default_factory=list)
+    final_answer: str | None = None
+    error: str | None = None
+    fatal: ModelError | None = None  # a provider problem the user must fix, not a research outcome
+
+
+def run_task(
+    task: Task,
+    config: RunConfig,
+    *,
+    config_label: str,
+    run_dir: Path,
+    seed: int = 0,
+    on_step: Callable[[Step], None] = lambda step: None,
+    on_note: Callable[[str], None] = lambda note: None,
+) -> RunSummary:
+    """Run the agent on `task` in a fresh `run_dir`; a model error is re-raised after the summary."""
+    started = time.monotonic()
+    _claim_run_dir(run_dir)
+    (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
+    ledger = CostLedger(frozenset(m for m, p in config.prices.items() if p.free_tier))
+    trace = Trace(run_dir / "trace.jsonl")
+    recorder = RunRecorder(trace, ledger)
+    entry = config.planner[0]
+    model = make_model(entry, config.prices, seed)
+    sandbox = Sandbox(run_dir / "scratch", config.sandbox.output_limit_chars)
+    python = config.sandbox.python or sys.executable
+    trace.record(
+        "run_start", task=task.name, task_dir=str(task.root), config=config_label, seed=seed,
+        metric=task.spec.metric, higher_is_better=task.spec.higher_is_better, python=python,
+    )
+    try:
+        task.prepare(sandbox, python)
+        on_note("measuring the baseline" if task.spec.baseline is None else "baseline from task.yaml")
+        baseline = task.measure_baseline(sandbox, python, run_dir)
+        trace.record("baseline", value=baseline.value, source=baseline.source)
+        on_note(f"baseline {task.spec.metric} = {baseline.value} ({baseline.source})")
+        task.make_workspace(run_dir / "workspace")
+        workspace = Workspace(run_dir / "workspace", run_dir / "backups", task.read_only)
+        context = ActionContext(
+            workspace, sandbox, python, config.sandbox.script_timeout_s or task.spec.script_timeout_s
+        )
+        planner = Planner(
+            model, entry.retries, entry.max_tokens, config.temperature.planner, ACTIONS,
+            config.short_term_steps, recorder,
+        )
+        outcome = _loop(task, planner, context, config, trace, on_step)
+        on_note("scoring the workspace")
+        score = task.score(workspace.root, sandbox, python)
+        trace.record("score", value=score.value, error=score.error)
+        summary = _summarise(
+            task, config_label, seed, outcome, baseline, score.value, score.error, recorder,
+            time.monotonic() - started,
+        )
+        summary.write(run_dir)
+        trace.record("run_end", status=summary.status, success=summary.success)
+    finally:
+        trace.close()
+    if outcome.fatal is not None:
+        raise ModelError(f"{outcome.fatal} (the run is recorded in {run_dir})")
+    return summary
+
+
+def _loop(
+    task: Task,
+    planner: Planner,
+    context: ActionContext,
+    config: RunConfig,
+    trace: Trace,
+    on_step: Callable[[Step], None],
+) -> RunOutcome:
+    outcome = RunOutcome()
+    actions = {action.name: action for action in ACTIONS}
+    for number in range(1, config.max_steps + 1):
+        steps_left = config.max_steps - number + 1
+        try:
+            reply = planner.next_action(task.research_problem, outcome.steps, steps_left)
+        except (PlanningFailed, ModelError) as exc:
+            outcome.status, outcome.error = "error", str(exc)
+            outcome.fatal = exc if isinstance(exc, ModelError) else None
+            trace.record("error", step=number, message=str(exc))
+            return outcome
+        action = actions[reply.action]
+        observation = execute(action, context, reply.action_input, config.sandbox.output_limit_chars)
+        step = Step(number, reply, observation)
+        outcome.steps.append(step)
+        trace.record(
+            "step", step=number, action=reply.action, action_input=reply.action_input,
+            observation=observation,
+        )
+        on_step(step)
+        if reply.action == FINAL_ANSWER:
+            outcome.status = "completed"
+            outcome.final_answer = str(reply.action_input["final_answer"])
+            return outcome
+    return outcome
+
+
+def _summarise(
+    task: Task,
+    config_label: str,
+    seed: int,
+    outcome: RunOutcome,
+    baseline: Baseline,
+    score: float | None,
+    score_error: str | None,
+    recorder: RunRecorder,
+    wall_seconds: float,
+) -> RunSummary:
+    change = improvement(score, baseline.value)
+    return RunSummary(
+        task=task.name,
+        config=config_label,
+        seed=seed,
+        status=outcome.status,
+        steps=len(outcome.steps),
+        metric=task.spec.metric,
+        higher_is_better=task.spec.higher_is_better,
+        baseline=baseline.value,
+        baseline_source=baseline.source,
+        score=score,
+        score_error=score_error,
+        improvement=change,
+        success=is_success(change, task.spec.higher_is_better),
+        cost_usd=round(recorder.ledger.cost_usd, 8),
+        cost_usd_free_tier=round(recorder.ledger.cost_usd_free_tier, 8),
+        tokens=recorder.ledger.tokens_summary(),
+        escalations=0,
+        expert_calls=0,
+        format_failures=recorder.format_failures,
+        wall_seconds=round(wall_seconds, 3),
+        final_answer=outcome.final_answer,
+        error=outcome.error,
+    )
+
+
+def _claim_run_dir(run_dir: Path) -> None:
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise BudgetMLError(f"run directory {run_dir} already exists and is not empty; pick --out")
+    run_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,61 @@
+"""`summary.json`: what a run achieved and what it cost, and the success rule that decides it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Status = Literal["completed", "max_steps", "budget_exhausted", "error"]
+SUCCESS_THRESHOLD = 0.10
+
+
+class RunSummary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    task: str
+    config: str
+    seed: int
+    status: Status
+    steps: int
+    metric: str
+    higher_is_better: bool
+    baseline: float | None
+    baseline_source: str
+    score: float | None
+    score_error: str | None
+    improvement: float | None
+    success: bool
+    cost_usd: float
+    cost_usd_free_tier: float
+    tokens: dict[str, dict[str, float | int]]
+    escalations: int
+    expert_calls: int
+    format_failures: int
+    wall_seconds: float
+    final_answer: str | None
+    error: str | None
+
+    def write(self, run_dir: Path) -> None:
+        """Write atomically, so a kill never leaves a half-written summary."""
+        target = run_dir / "summary.json"
+        partial = target.with_suffix(".json.partial")
+        partial.write_text(json.dumps(self.model_dump(), indent=2) + "\n", encoding="utf-8")
+        os.replace(partial, target)
+
+
+def improvement(score: float | None, baseline: float | None) -> float | None:
+    """Relative change, (score - baseline) / |baseline|, as MLAgentBench computes it."""
+    if score is None or baseline is None or baseline == 0:
+        return None
+    return (score - baseline) / abs(baseline)
+
+
+def is_success(change: float | None, higher_is_better: bool) -> bool:
+    """More than 10% better than the baseline, in the metric's direction."""
+    if change is None:
+        return False
+    return change > SUCCESS_THRESHOLD if higher_is_better else change < -SUCCESS_THRESHOLD
