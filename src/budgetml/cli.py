@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from budgetml.agents.planner import Step
@@ -28,7 +29,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
 @app.command()
@@ -75,6 +76,8 @@ def run(
         on_note=lambda note: console.print(f"[dim]· {note}[/]"),
     )
     _print_summary(summary, run_dir)
+    if summary.status == "error":
+        raise BudgetMLError(f"the run stopped early: {summary.error}")
 
 
 @app.command("eval")
@@ -108,7 +111,10 @@ def tasks() -> None:
         spec = find_task(name).spec
         baseline = "measured at run time" if spec.baseline is None else _fmt(spec.baseline)
         table.add_row(
-            name, spec.category, spec.metric, "higher" if spec.higher_is_better else "lower",
+            name,
+            spec.category,
+            spec.metric,
+            "higher" if spec.higher_is_better else "lower",
             baseline,
         )
     console.print(table)
@@ -125,19 +131,24 @@ def _recorded_baseline(run_dir: Path) -> float | None:
 def _print_step(step: Step, max_steps: int) -> None:
     args = json.dumps(step.reply.action_input, ensure_ascii=False)
     args = args if len(args) <= 120 else args[:117] + "..."
-    console.print(f"[bold]step {step.number}/{max_steps}[/] [green]{step.reply.action}[/] {args}",
-                  markup=True, highlight=False)
-    first_lines = step.observation.strip().splitlines()[:3]
-    for line in first_lines:
-        console.print(f"  [dim]{line[:160]}[/]", markup=True, highlight=False)
+    console.print(
+        f"[bold]step {step.number}/{max_steps}[/] [green]{step.reply.action}[/] {escape(args)}",
+        highlight=False,
+    )
+    for line in step.observation.strip().splitlines()[:3]:
+        console.print(f"  [dim]{escape(line[:160])}[/]", highlight=False)
 
 
 def _print_summary(summary: RunSummary, run_dir: Path) -> None:
     table = Table(show_header=False, box=None)
     table.add_row("status", summary.status + (f" ({summary.error})" if summary.error else ""))
     table.add_row("steps", str(summary.steps))
-    table.add_row(f"baseline {summary.metric}", f"{_fmt(summary.baseline)} ({summary.baseline_source})")
-    score = _fmt(summary.score) if summary.score_error is None else f"invalid: {summary.score_error}"
+    table.add_row(
+        f"baseline {summary.metric}", f"{_fmt(summary.baseline)} ({summary.baseline_source})"
+    )
+    score = (
+        _fmt(summary.score) if summary.score_error is None else f"invalid: {summary.score_error}"
+    )
     table.add_row(f"final {summary.metric}", score)
     better = "higher" if summary.higher_is_better else "lower"
     table.add_row("improvement", f"{_pct(summary.improvement)} ({better} is better)")
@@ -160,7 +171,7 @@ def main() -> None:
     try:
         app()
     except BudgetMLError as exc:
-        errors.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+        errors.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(1)
     except KeyboardInterrupt:
         errors.print("interrupted")

@@ -73,7 +73,9 @@ class RunConfig(_Strict):
 
 def preset_names() -> list[str]:
     folder = resources.files("budgetml") / "presets"
-    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return sorted(
+        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+    )
 
 
 def load_config(name_or_path: str | None = None) -> tuple[str, RunConfig]:
@@ -83,10 +85,13 @@ def load_config(name_or_path: str | None = None) -> tuple[str, RunConfig]:
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
-        return str(path), parse_config(path.read_text(encoding="utf-8", errors="replace"), str(path))
+        return str(path), parse_config(
+            path.read_text(encoding="utf-8", errors="replace"), str(path)
+        )
     if name_or_path not in preset_names():
         raise ConfigError(
-            f"no preset named {name_or_path!r} and no such file; presets: {', '.join(preset_names())}"
+            f"no preset named {name_or_path!r} and no such file; "
+            f"presets: {', '.join(preset_names())}"
         )
     text = (resources.files("budgetml") / "presets" / f"{name_or_path}.yaml").read_text("utf-8")
     return name_or_path, parse_config(text, f"preset {name_or_path}")

@@ -56,7 +56,6 @@ class RunOutcome:
     steps: list[Step] = field(default_factory=list)
     final_answer: str | None = None
     error: str | None = None
-    fatal: ModelError | None = None  # a provider problem the user must fix, not a research outcome
 
 
 def run_task(
@@ -69,50 +68,75 @@ def run_task(
     on_step: Callable[[Step], None] = lambda step: None,
     on_note: Callable[[str], None] = lambda note: None,
 ) -> RunSummary:
-    """Run the agent on `task` in a fresh `run_dir`; a model error is re-raised after the summary."""
+    """Run the agent on `task` in a fresh `run_dir` and score what it leaves.
+
+    Problems with the set-up (a missing key, an unpriced model, a used run directory) raise
+    before anything is written; a model that fails mid-run ends the run with status `error`.
+    """
     started = time.monotonic()
+    entry = config.planner[0]
+    model = make_model(entry, config.prices, seed)
     _claim_run_dir(run_dir)
     (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
     ledger = CostLedger(frozenset(m for m, p in config.prices.items() if p.free_tier))
     trace = Trace(run_dir / "trace.jsonl")
     recorder = RunRecorder(trace, ledger)
-    entry = config.planner[0]
-    model = make_model(entry, config.prices, seed)
     sandbox = Sandbox(run_dir / "scratch", config.sandbox.output_limit_chars)
     python = config.sandbox.python or sys.executable
     trace.record(
-        "run_start", task=task.name, task_dir=str(task.root), config=config_label, seed=seed,
-        metric=task.spec.metric, higher_is_better=task.spec.higher_is_better, python=python,
+        "run_start",
+        task=task.name,
+        task_dir=str(task.root),
+        config=config_label,
+        seed=seed,
+        metric=task.spec.metric,
+        higher_is_better=task.spec.higher_is_better,
+        python=python,
     )
     try:
         task.prepare(sandbox, python)
-        on_note("measuring the baseline" if task.spec.baseline is None else "baseline from task.yaml")
+        on_note(
+            "measuring the baseline" if task.spec.baseline is None else "baseline from task.yaml"
+        )
         baseline = task.measure_baseline(sandbox, python, run_dir)
         trace.record("baseline", value=baseline.value, source=baseline.source)
         on_note(f"baseline {task.spec.metric} = {baseline.value} ({baseline.source})")
         task.make_workspace(run_dir / "workspace")
         workspace = Workspace(run_dir / "workspace", run_dir / "backups", task.read_only)
         context = ActionContext(
-            workspace, sandbox, python, config.sandbox.script_timeout_s or task.spec.script_timeout_s
+            workspace,
+            sandbox,
+            python,
+            config.sandbox.script_timeout_s or task.spec.script_timeout_s,
         )
         planner = Planner(
-            model, entry.retries, entry.max_tokens, config.temperature.planner, ACTIONS,
-            config.short_term_steps, recorder,
+            model,
+            entry.retries,
+            entry.max_tokens,
+            config.temperature.planner,
+            ACTIONS,
+            config.short_term_steps,
+            recorder,
         )
         outcome = _loop(task, planner, context, config, trace, on_step)
         on_note("scoring the workspace")
         score = task.score(workspace.root, sandbox, python)
         trace.record("score", value=score.value, error=score.error)
         summary = _summarise(
-            task, config_label, seed, outcome, baseline, score.value, score.error, recorder,
+            task,
+            config_label,
+            seed,
+            outcome,
+            baseline,
+            score.value,
+            score.error,
+            recorder,
             time.monotonic() - started,
         )
         summary.write(run_dir)
         trace.record("run_end", status=summary.status, success=summary.success)
     finally:
         trace.close()
-    if outcome.fatal is not None:
-        raise ModelError(f"{outcome.fatal} (the run is recorded in {run_dir})")
     return summary
 
 
@@ -132,15 +156,19 @@ def _loop(
             reply = planner.next_action(task.research_problem, outcome.steps, steps_left)
         except (PlanningFailed, ModelError) as exc:
             outcome.status, outcome.error = "error", str(exc)
-            outcome.fatal = exc if isinstance(exc, ModelError) else None
             trace.record("error", step=number, message=str(exc))
             return outcome
         action = actions[reply.action]
-        observation = execute(action, context, reply.action_input, config.sandbox.output_limit_chars)
+        observation = execute(
+            action, context, reply.action_input, config.sandbox.output_limit_chars
+        )
         step = Step(number, reply, observation)
         outcome.steps.append(step)
         trace.record(
-            "step", step=number, action=reply.action, action_input=reply.action_input,
+            "step",
+            step=number,
+            action=reply.action,
+            action_input=reply.action_input,
             observation=observation,
         )
         on_step(step)

@@ -66,7 +66,10 @@ def test_inspect_script_lines_numbers_lines(context: ActionContext) -> None:
     lines = "".join(f"line {n}\n" for n in range(1, 11))
     (context.workspace.root / "s.py").write_text(lines)
     observation = act(
-        context, "Inspect Script Lines", script_name="s.py", start_line_number=3,
+        context,
+        "Inspect Script Lines",
+        script_name="s.py",
+        start_line_number=3,
         end_line_number="5",
     )
     assert "the file ends at line 10" in observation
@@ -82,7 +85,10 @@ def test_inspect_script_lines_rejects_bad_ranges(
     context: ActionContext, start: object, end: object, problem: str
 ) -> None:
     observation = act(
-        context, "Inspect Script Lines", script_name="train.py", start_line_number=start,
+        context,
+        "Inspect Script Lines",
+        script_name="train.py",
+        start_line_number=start,
         end_line_number=end,
     )
     assert observation.startswith("Error:") and problem in observation
@@ -123,7 +129,5 @@ def test_paths_escaping_through_a_symlink_are_refused(
     (tmp_path / "outside.txt").write_text("secret")
     (context.workspace.root / "link").symlink_to(tmp_path)
     assert "points outside" in act(context, "Read File", file_name="link/outside.txt")
-    assert "points outside" in act(
-        context, "Write File", file_name="link/new.txt", content="x"
-    )
+    assert "points outside" in act(context, "Write File", file_name="link/new.txt", content="x")
     assert not (tmp_path / "new.txt").exists()

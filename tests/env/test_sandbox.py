@@ -11,7 +11,9 @@ from budgetml.env.sandbox import Sandbox
 def _run(tmp_path: Path, code: str, timeout: float = 20, limit: int = 2_000):
     script = tmp_path / "script.py"
     script.write_text(code)
-    return Sandbox(tmp_path / "scratch", limit).run([sys.executable, "script.py"], tmp_path, timeout)
+    return Sandbox(tmp_path / "scratch", limit).run(
+        [sys.executable, "script.py"], tmp_path, timeout
+    )
 
 
 def test_output_and_exit_code_are_returned(tmp_path: Path) -> None:

@@ -89,8 +89,11 @@ class Planner:
                 messages = [
                     *messages,
                     Message("assistant", completion.text),
-                    Message("user", f"Your response could not be used: {last_error}\n"
-                            "Answer again in the required format."),
+                    Message(
+                        "user",
+                        f"Your response could not be used: {last_error}\n"
+                        "Answer again in the required format.",
+                    ),
                 ]
         raise PlanningFailed(
             f"{self.model.name} gave no well-formed response in {self.retries} tries; "

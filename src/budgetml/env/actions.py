@@ -192,7 +192,9 @@ ACTIONS: tuple[Action, ...] = (
         "Use this to copy a file to a new location with a new name.",
         (
             _input("source", "a valid file name with a relative path to the current directory"),
-            _input("destination", "a valid file name with a relative path to the current directory"),
+            _input(
+                "destination", "a valid file name with a relative path to the current directory"
+            ),
         ),
         "a success message, or an error",
         _copy_file,

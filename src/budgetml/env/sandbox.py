@@ -6,6 +6,7 @@ API keys and other secrets cannot leak into LLM-written code.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -90,10 +91,8 @@ class Sandbox:
 
 def _kill_group(pgid: int) -> None:
     """Kill whatever the script left running in its group, finished or not."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _read_head_and_tail(sink: IO[bytes], limit: int) -> str:

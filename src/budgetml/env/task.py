@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -73,7 +72,9 @@ class Task:
         return self.root / "scripts"
 
     def with_direction(self, higher_is_better: bool) -> Task:
-        return replace(self, spec=self.spec.model_copy(update={"higher_is_better": higher_is_better}))
+        return replace(
+            self, spec=self.spec.model_copy(update={"higher_is_better": higher_is_better})
+        )
 
     def make_workspace(self, destination: Path) -> None:
         """A fresh copy of `env/` for one run."""
@@ -86,9 +87,8 @@ class Task:
             return
         result = sandbox.run([python, "prepare.py"], self.scripts_dir, self.spec.eval_timeout_s)
         if result.exit_code != 0:
-            raise TaskError(
-                f"{prepare} failed ({_describe_exit(result.exit_code)}): {_last_line(result.output)}"
-            )
+            why = f"{_describe_exit(result.exit_code)}): {_last_line(result.output)}"
+            raise TaskError(f"{prepare} failed ({why}")
 
     def score(self, workspace: Path, sandbox: Sandbox, python: str) -> Score:
         """Score `workspace` with `scripts/eval.py`, run on a private copy of the scripts."""
@@ -204,7 +204,3 @@ def _describe_exit(code: int | None) -> str:
 def _last_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1][:300] if lines else "(no output)"
-
-
-def default_python() -> str:
-    return sys.executable

@@ -1,0 +1,1 @@
+"""The agents: the planner, its reply parser and the workers it directs."""

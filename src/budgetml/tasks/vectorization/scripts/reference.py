@@ -1,0 +1,100 @@
+"""The original loop implementation of env/train.py: the ground truth for eval.py.
+
+Keep this a pristine copy of the starter's layer (everything but its `__main__` block): the
+evaluation requires a submission's output to match this code's output.
+"""
+
+import numpy as np
+
+
+def relu(x):
+    """Rectified linear unit: max(0, x), elementwise."""
+    return np.maximum(0, x)
+
+
+def add_padding(features_batch, pad_size, pad_value=0):
+    """Pad the two spatial dimensions of a (batch, height, width, channels) array.
+
+    The batch and channel dimensions are left untouched.
+    """
+    return np.pad(
+        features_batch,
+        pad_width=((0, 0), (pad_size, pad_size), (pad_size, pad_size), (0, 0)),
+        mode="constant",
+        constant_values=(pad_value, pad_value),
+    )
+
+
+class Conv2DLayer:
+    """A 2-D convolution layer (channels last), written with plain loops."""
+
+    def __init__(
+        self, input_channels, num_filters, kernel_size, stride, padding, activation="relu"
+    ):
+        """
+        input_channels: number of channels of the input feature maps
+        num_filters: number of filters, i.e. channels of the output feature maps
+        kernel_size: height and width of each (square) filter
+        stride: step of the filter over the input, in pixels
+        padding: zero padding added on every side of the input, in pixels
+        activation: "relu", or None for a linear layer
+        """
+        # One (kernel_size, kernel_size, input_channels) filter per output channel.
+        self.kernel_matrices = np.random.randn(
+            kernel_size, kernel_size, input_channels, num_filters
+        )
+        self.biases = np.random.randn(1, 1, 1, num_filters)
+        self.stride = stride
+        self.padding = padding
+        self.activation = activation
+
+    def convolution_step(self, image_portion, kernel_matrix, bias):
+        """Convolve one filter with one window of the input.
+
+        image_portion: (kernel_size, kernel_size, input_channels) window of the input
+        kernel_matrix: (kernel_size, kernel_size, input_channels) filter
+        bias: scalar bias of that filter
+        Returns a single number.
+        """
+        return np.sum(np.multiply(image_portion, kernel_matrix)) + bias
+
+    def forward(self, features_batch):
+        """Forward pass over a whole batch.
+
+        features_batch: (batch_size, height, width, input_channels) input
+        Returns (batch_size, new_height, new_width, num_filters).
+        """
+        batch_size, h_old, w_old, num_features_old = features_batch.shape
+        filter_size, _, _, num_of_filters_new = self.kernel_matrices.shape
+
+        # Output size of a strided, padded convolution.
+        h_new = (h_old + 2 * self.padding - filter_size) // self.stride + 1
+        w_new = (w_old + 2 * self.padding - filter_size) // self.stride + 1
+
+        padded_batch = add_padding(features_batch, self.padding)
+
+        output = np.zeros([batch_size, h_new, w_new, num_of_filters_new])
+
+        for index in range(batch_size):  # every image of the batch
+            padded_feature = padded_batch[index, :, :, :]
+            for h in range(h_new):  # every output row
+                for w in range(w_new):  # every output column
+                    for filter_index in range(num_of_filters_new):  # every filter
+                        # Window of the input that this output pixel sees.
+                        vertical_start = h * self.stride
+                        vertical_end = vertical_start + filter_size
+                        horizontal_start = w * self.stride
+                        horizontal_end = horizontal_start + filter_size
+
+                        image_portion = padded_feature[
+                            vertical_start:vertical_end, horizontal_start:horizontal_end, :
+                        ]
+                        kernel_matrix = self.kernel_matrices[:, :, :, filter_index]
+                        bias = self.biases[0, 0, 0, filter_index]
+
+                        result = self.convolution_step(image_portion, kernel_matrix, bias)
+                        output[index, h, w, filter_index] = result
+
+        if self.activation == "relu":
+            return relu(output)
+        return output

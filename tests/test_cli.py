@@ -1,0 +1,130 @@
+"""The `budgetml` command as a user runs it: a real subprocess, real files, real HTTP."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.llm.openai_server import OpenAICompatServer, Reply
+
+DEMO = Path(__file__).parents[1] / "src" / "budgetml" / "demo" / "vectorization-demo.json"
+SECRET_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
+
+
+def budgetml(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in SECRET_VARS}
+    return subprocess.run(
+        [sys.executable, "-m", "budgetml", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        timeout=300,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in error_lines[0]
+
+
+def test_tasks_lists_the_builtin_tasks(tmp_path: Path) -> None:
+    result = budgetml("tasks", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "vectorization" in result.stdout and "measured at run time" in result.stdout
+
+
+def test_a_missing_task_is_one_line(tmp_path: Path) -> None:
+    assert_one_line_error(
+        budgetml("run", "no-such-task", cwd=tmp_path), "no-such-task", "vectorization"
+    )
+
+
+def test_a_folder_without_a_research_problem_is_one_line(mlab_task: Path, tmp_path: Path) -> None:
+    (mlab_task / "scripts/research_problem.txt").unlink()
+    result = budgetml("run", str(mlab_task), cwd=tmp_path)
+    assert_one_line_error(result, "scripts/research_problem.txt is missing")
+
+
+def test_a_malformed_config_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("planner: [{model: a}]\nmax_steps: lots\n")
+    result = budgetml("run", "vectorization", "--config", "bad.yaml", cwd=tmp_path)
+    assert_one_line_error(result, "bad.yaml", "max_steps")
+
+
+def test_a_missing_api_key_names_the_variable(tmp_path: Path) -> None:
+    result = budgetml("run", "vectorization", "--model", "openai/gpt-4o-mini", cwd=tmp_path)
+    assert_one_line_error(result, "OPENAI_API_KEY")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_unknown_action_ends_the_run_with_one_line(mlab_task: Path, tmp_path: Path) -> None:
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps(["Thought: go\nAction: Fly Away\nAction Input: {}"]))
+    (tmp_path / "c.yaml").write_text(f"planner: [{{model: 'scripted:{script}', retries: 1}}]\n")
+    result = budgetml("run", str(mlab_task), "--config", "c.yaml", "--out", "r", cwd=tmp_path)
+    assert_one_line_error(result, "Fly Away")
+    assert json.loads((tmp_path / "r/summary.json").read_text())["status"] == "error"
+
+
+def test_the_demo_runs_and_eval_rescores_it(tmp_path: Path) -> None:
+    result = budgetml("run", "vectorization", "--out", "demo-run", "--seed", "3", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "step 6/30" in result.stdout and "Final Answer" in result.stdout
+    summary = json.loads((tmp_path / "demo-run/summary.json").read_text())
+    assert summary["success"] is True and summary["config"] == "demo"
+    rescored = budgetml("eval", "demo-run", cwd=tmp_path)
+    assert rescored.returncode == 0, rescored.stderr
+    assert "success" in rescored.stdout and "True" in rescored.stdout
+
+
+def test_eval_of_a_folder_that_is_not_a_run_is_one_line(tmp_path: Path) -> None:
+    assert_one_line_error(budgetml("eval", str(tmp_path), cwd=tmp_path), "not a run directory")
+
+
+def test_a_run_over_the_openai_wire_protocol_reports_the_servers_usage(tmp_path: Path) -> None:
+    """litellm → HTTP → a real OpenAI-compatible server on loopback, through the CLI."""
+    replies = json.loads(DEMO.read_text())
+    served = [
+        Reply(text, prompt_tokens=1000 + 7 * i, completion_tokens=200 + i)
+        for i, text in enumerate(replies)
+    ]
+    (tmp_path / "c.yaml").write_text(
+        "planner: [{model: openai/test-model}]\n"
+        "prices: {openai/test-model: {input: 0.5, output: 1.5}}\n"
+    )
+    with OpenAICompatServer(served) as server:
+        result = budgetml(
+            "run",
+            "vectorization",
+            "--config",
+            "c.yaml",
+            "--model",
+            "openai/test-model",
+            "--api-base",
+            server.base_url,
+            "--out",
+            "wire",
+            cwd=tmp_path,
+        )
+        requests = list(server.requests)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "wire/summary.json").read_text())
+    tokens = summary["tokens"]["openai/test-model"]
+    assert tokens["calls"] == len(replies) == len(requests)
+    assert tokens["input"] == sum(r.prompt_tokens for r in served)
+    assert tokens["output"] == sum(r.completion_tokens for r in served)
+    expected = (tokens["input"] * 0.5 + tokens["output"] * 1.5) / 1e6
+    assert summary["cost_usd"] == pytest.approx(expected, abs=1e-8)
+    assert summary["success"] is True
+    assert all(r["temperature"] == 0.2 for r in requests)
+    assert requests[0]["messages"][0]["content"].startswith("You are a planner")

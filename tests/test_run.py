@@ -1,0 +1,160 @@
+"""End-to-end runs with scripted planners (fixed replies, not an LLM) on real task folders."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from budgetml.config import ModelEntry, RunConfig
+from budgetml.env.task import find_task, load_task
+from budgetml.run import run_task
+from budgetml.trace import read_trace
+
+TRAJECTORIES = Path(__file__).parent / "fixtures" / "trajectories"
+DEMO = Path(__file__).parents[1] / "src" / "budgetml" / "demo" / "vectorization-demo.json"
+
+
+def reply(thought: str, action: str, action_input: dict[str, object]) -> str:
+    return (
+        f"Reflection: -\nResearch Plan and Status: -\nFact Check: -\nThought: {thought}\n"
+        f"Action: {action}\nAction Input: {json.dumps(action_input)}"
+    )
+
+
+def config_for(script: Path, retries: int = 1, max_steps: int = 30) -> RunConfig:
+    return RunConfig(
+        planner=[ModelEntry(model=f"scripted:{script}", retries=retries)], max_steps=max_steps
+    )
+
+
+def write_script(tmp_path: Path, replies: list[str]) -> Path:
+    path = tmp_path / "script.json"
+    path.write_text(json.dumps(replies))
+    return path
+
+
+def test_the_demo_vectorizes_the_code_and_succeeds(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    summary = run_task(
+        find_task("vectorization"), config_for(DEMO), config_label="demo", run_dir=run_dir, seed=1
+    )
+    assert summary.status == "completed"
+    assert summary.steps == 6
+    assert summary.baseline is not None and summary.score is not None
+    assert summary.score < summary.baseline * 0.5
+    assert summary.success is True
+    assert summary.baseline_source.startswith("measured by running train.py")
+    on_disk = json.loads((run_dir / "summary.json").read_text())
+    assert on_disk["success"] is True and on_disk["seed"] == 1
+    expected_keys = {
+        "task",
+        "config",
+        "seed",
+        "status",
+        "steps",
+        "baseline",
+        "score",
+        "improvement",
+        "success",
+        "cost_usd",
+        "cost_usd_free_tier",
+        "tokens",
+        "escalations",
+        "expert_calls",
+        "format_failures",
+        "wall_seconds",
+    }
+    assert expected_keys <= on_disk.keys()
+    assert (run_dir / "config.yaml").is_file()
+    events = [e["event"] for e in read_trace(run_dir / "trace.jsonl")]
+    assert events[0] == "run_start" and events[-1] == "run_end"
+    assert events.count("step") == 6 and events.count("llm_call") == 6
+    assert "sliding_window_view" in (run_dir / "workspace" / "train.py").read_text()
+
+
+def test_a_run_that_changes_nothing_does_not_succeed(tmp_path: Path) -> None:
+    script = TRAJECTORIES / "vectorization-no-change.json"
+    summary = run_task(
+        find_task("vectorization"), config_for(script), config_label="t", run_dir=tmp_path / "run"
+    )
+    assert summary.status == "completed"
+    assert summary.score is not None and summary.score_error is None
+    assert summary.success is False
+
+
+def test_a_run_that_breaks_the_output_is_scored_invalid(tmp_path: Path) -> None:
+    script = TRAJECTORIES / "vectorization-broken.json"
+    summary = run_task(
+        find_task("vectorization"), config_for(script), config_label="t", run_dir=tmp_path / "run"
+    )
+    assert summary.score is None
+    assert "output differs from the original implementation" in (summary.score_error or "")
+    assert summary.success is False and summary.improvement is None
+
+
+def test_an_mlagentbench_folder_that_is_not_ours_runs_unchanged(
+    mlab_task: Path, tmp_path: Path
+) -> None:
+    trained = (mlab_task / "env/train.py").read_text().replace("0.1", "0.3")
+    script = write_script(
+        tmp_path,
+        [
+            reply("raise lr", "Write File", {"file_name": "train.py", "content": trained}),
+            reply("run", "Execute Script", {"script_name": "train.py"}),
+            reply("done", "Final Answer", {"final_answer": "raised the learning rate"}),
+        ],
+    )
+    summary = run_task(
+        load_task(mlab_task), config_for(script), config_label="t", run_dir=tmp_path / "run"
+    )
+    assert summary.baseline == pytest.approx(0.6)
+    assert summary.score == pytest.approx(0.8)
+    assert summary.improvement == pytest.approx(1 / 3)
+    assert summary.success is True
+    assert summary.final_answer == "raised the learning rate"
+
+
+def test_the_step_cap_ends_the_run_with_max_steps(mlab_task: Path, tmp_path: Path) -> None:
+    script = write_script(tmp_path, [reply("look", "List Files", {"dir_path": "."})] * 3)
+    summary = run_task(
+        load_task(mlab_task),
+        config_for(script, max_steps=3),
+        config_label="t",
+        run_dir=tmp_path / "run",
+    )
+    assert (summary.status, summary.steps) == ("max_steps", 3)
+
+
+def test_m_format_failures_end_the_run_with_status_error(mlab_task: Path, tmp_path: Path) -> None:
+    script = write_script(tmp_path, ["no idea", "Action: List Files", "still nothing"])
+    summary = run_task(
+        load_task(mlab_task),
+        config_for(script, retries=3),
+        config_label="t",
+        run_dir=tmp_path / "run",
+    )
+    assert summary.status == "error" and summary.format_failures == 3
+    assert "3 tries" in (summary.error or "")
+    assert summary.baseline == pytest.approx(0.6)
+
+
+def test_an_exhausted_script_ends_the_run_with_status_error(
+    mlab_task: Path, tmp_path: Path
+) -> None:
+    script = write_script(tmp_path, [reply("look", "List Files", {"dir_path": "."})])
+    summary = run_task(
+        load_task(mlab_task), config_for(script), config_label="t", run_dir=tmp_path / "run"
+    )
+    assert summary.status == "error" and summary.steps == 1
+    assert "no reply left" in (summary.error or "")
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["status"] == "error"
+
+
+def test_a_used_run_directory_is_refused(mlab_task: Path, tmp_path: Path) -> None:
+    from budgetml.errors import BudgetMLError
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "something").write_text("x")
+    with pytest.raises(BudgetMLError, match="already exists"):
+        run_task(load_task(mlab_task), config_for(DEMO), config_label="t", run_dir=run_dir)
