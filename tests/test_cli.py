@@ -85,6 +85,10 @@ def test_the_demo_runs_and_eval_rescores_it(tmp_path: Path) -> None:
     rescored = budgetml("eval", "demo-run", cwd=tmp_path)
     assert rescored.returncode == 0, rescored.stderr
     assert "success" in rescored.stdout and "True" in rescored.stdout
+    replayed = budgetml("replay", "demo-run", cwd=tmp_path)
+    assert replayed.returncode == 0, replayed.stderr
+    assert "same actions: yes" in replayed.stdout
+    assert json.loads((tmp_path / "demo-run-replay/summary.json").read_text())["spent_usd"] == 0
 
 
 def test_eval_of_a_folder_that_is_not_a_run_is_one_line(tmp_path: Path) -> None:

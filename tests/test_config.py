@@ -28,7 +28,7 @@ def test_a_yaml_file_is_loaded_and_with_model_sets_every_role(tmp_path: Path) ->
     assert [(e.model, e.api_base) for e in single.planner] == [
         ("openai/x", "http://127.0.0.1:9/v1")
     ]
-    assert single.with_max_steps(3).max_steps == 3
+    assert single.with_settings(max_steps=3).max_steps == 3
 
 
 def test_the_resolved_config_round_trips_through_yaml() -> None:

@@ -18,6 +18,7 @@ from budgetml.config import load_config
 from budgetml.env.sandbox import Sandbox
 from budgetml.env.task import builtin_task_names, find_task, load_task
 from budgetml.errors import BudgetMLError
+from budgetml.replay import replay_run
 from budgetml.run import run_task
 from budgetml.summary import RunSummary, improvement, is_success
 from budgetml.trace import read_trace
@@ -42,6 +43,13 @@ def run(
     config: Annotated[str | None, typer.Option(help="preset name or YAML file")] = None,
     max_steps: Annotated[int | None, typer.Option(min=1, help="step cap (default 30)")] = None,
     seed: Annotated[int, typer.Option(help="seed passed to the models")] = 0,
+    budget_usd: Annotated[
+        float | None, typer.Option(min=0, help="hard cap in USD: no call that could cross it")
+    ] = None,
+    cache: Annotated[
+        bool | None,
+        typer.Option("--cache/--no-cache", help="answer repeated calls from the response cache"),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="run directory (default runs/...)")] = None,
     higher_is_better: Annotated[
         bool | None,
@@ -61,8 +69,8 @@ def run(
         run_config = run_config.with_model(model, api_base)
     elif api_base:
         raise BudgetMLError("--api-base needs --model (the model served at that address)")
-    if max_steps:
-        run_config = run_config.with_max_steps(max_steps)
+    overrides = {"max_steps": max_steps, "budget_usd": budget_usd, "cache": cache}
+    run_config = run_config.with_settings(**{k: v for k, v in overrides.items() if v is not None})
     run_dir = out or Path("runs") / f"{found.name}-{time.strftime('%Y%m%d-%H%M%S')}-s{seed}"
     models = " → ".join(entry.model for entry in run_config.planner)
     console.print(f"[bold]BudgetML[/] task [cyan]{found.name}[/] · planner {models} · {run_dir}")
@@ -78,6 +86,30 @@ def run(
     _print_summary(summary, run_dir)
     if summary.status == "error":
         raise BudgetMLError(f"the run stopped early: {summary.error}")
+
+
+@app.command()
+def replay(
+    run_dir: Annotated[Path, typer.Argument(help="a finished run directory")],
+    out: Annotated[Path | None, typer.Option(help="where to write the replay")] = None,
+) -> None:
+    """Re-execute a run from its recorded replies, calling no model; compare the outcome."""
+    target = out or run_dir.with_name(run_dir.name + "-replay")
+    result = replay_run(run_dir, target, on_note=lambda note: console.print(f"[dim]· {note}[/]"))
+    table = Table("", "original", "replay")
+    table.add_row("actions", str(len(result.original_actions)), str(len(result.replayed_actions)))
+    for name in ("status", "score", "success", "cost_usd"):
+        table.add_row(
+            name, str(getattr(result.original, name)), str(getattr(result.replayed, name))
+        )
+    console.print(table)
+    console.print(
+        f"same actions: {'yes' if result.same_actions else 'NO'}; prompts that differed "
+        f"from the recording (e.g. a printed runtime): {result.prompt_mismatches}"
+    )
+    console.print(f"replay written to {target}")
+    if not result.same_actions:
+        raise BudgetMLError("the replay diverged from the original run's actions")
 
 
 @app.command("eval")
@@ -153,7 +185,11 @@ def _print_summary(summary: RunSummary, run_dir: Path) -> None:
     better = "higher" if summary.higher_is_better else "lower"
     table.add_row("improvement", f"{_pct(summary.improvement)} ({better} is better)")
     table.add_row("success", "[green]yes[/]" if summary.success else "[red]no[/]")
-    table.add_row("cost", f"${summary.cost_usd:.4f} (free tier: ${summary.cost_usd_free_tier:.4f})")
+    table.add_row(
+        "cost",
+        f"${summary.cost_usd:.4f} (free tier: ${summary.cost_usd_free_tier:.4f}; "
+        f"charged now: ${summary.spent_usd:.4f})",
+    )
     table.add_row("run directory", str(run_dir))
     console.print(table)
 

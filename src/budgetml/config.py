@@ -57,6 +57,8 @@ class RunConfig(_Strict):
     max_steps: int = Field(default=30, ge=1)
     temperature: Temperature = Temperature()
     prices: dict[str, Price] = Field(default_factory=dict)
+    budget_usd: float | None = Field(default=None, gt=0, description="hard cap for the run")
+    cache: bool = Field(default=False, description="answer repeated calls from the cache")
     sandbox: SandboxConfig = SandboxConfig()
 
     def with_model(self, model: str, api_base: str | None = None) -> RunConfig:
@@ -64,8 +66,9 @@ class RunConfig(_Strict):
         entry = ModelEntry(model=model, api_base=api_base)
         return self.model_copy(update={"planner": [entry]})
 
-    def with_max_steps(self, max_steps: int) -> RunConfig:
-        return RunConfig.model_validate({**self.model_dump(), "max_steps": max_steps})
+    def with_settings(self, **settings: Any) -> RunConfig:
+        """The same config with top-level settings replaced, validated again."""
+        return RunConfig.model_validate({**self.model_dump(), **settings})
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

@@ -9,14 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from budgetml.agents.planner import Planner, PlanningFailed, Step
-from budgetml.config import RunConfig
+from budgetml.config import ModelEntry, RunConfig
 from budgetml.env.actions import ACTIONS, FINAL_ANSWER, ActionContext, execute
 from budgetml.env.sandbox import Sandbox
 from budgetml.env.task import Baseline, Task
 from budgetml.env.workspace import Workspace
 from budgetml.errors import BudgetMLError, ModelError
-from budgetml.llm.base import Completion, Message
-from budgetml.llm.factory import make_model
+from budgetml.llm import factory as models
+from budgetml.llm.base import Completion, Message, Model
+from budgetml.llm.budget import BudgetExhausted, BudgetGuard
+from budgetml.llm.cache import CachedModel, ResponseCache, default_cache_path
 from budgetml.llm.ledger import CostLedger
 from budgetml.summary import RunSummary, Status, improvement, is_success
 from budgetml.trace import Trace
@@ -42,6 +44,7 @@ class RunRecorder:
             output_tokens=completion.usage.output_tokens,
             cached_input_tokens=completion.usage.cached_input_tokens,
             cost_usd=completion.cost_usd,
+            cached=completion.cached,
             latency_s=round(completion.latency_s, 4),
         )
 
@@ -65,6 +68,7 @@ def run_task(
     config_label: str,
     run_dir: Path,
     seed: int = 0,
+    make_model: Callable[[ModelEntry], Model] | None = None,
     on_step: Callable[[Step], None] = lambda step: None,
     on_note: Callable[[str], None] = lambda note: None,
 ) -> RunSummary:
@@ -75,10 +79,12 @@ def run_task(
     """
     started = time.monotonic()
     entry = config.planner[0]
-    model = make_model(entry, config.prices, seed)
+    build = make_model or (lambda e: models.make_model(e, config.prices, seed))
+    ledger = CostLedger(frozenset(m for m, p in config.prices.items() if p.free_tier))
+    cache = ResponseCache(default_cache_path()) if config.cache else None
+    model = _guarded(build(entry), ledger, config, cache, seed)
     _claim_run_dir(run_dir)
     (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
-    ledger = CostLedger(frozenset(m for m, p in config.prices.items() if p.free_tier))
     trace = Trace(run_dir / "trace.jsonl")
     recorder = RunRecorder(trace, ledger)
     sandbox = Sandbox(run_dir / "scratch", config.sandbox.output_limit_chars)
@@ -137,7 +143,20 @@ def run_task(
         trace.record("run_end", status=summary.status, success=summary.success)
     finally:
         trace.close()
+        if cache is not None:
+            cache.close()
     return summary
+
+
+def _guarded(
+    model: Model, ledger: CostLedger, config: RunConfig, cache: ResponseCache | None, seed: int
+) -> Model:
+    """The budget check sits under the cache, so a cache hit is never refused for money."""
+    if config.budget_usd is not None:
+        model = BudgetGuard(model, ledger, config.budget_usd)
+    if cache is not None:
+        model = CachedModel(model, cache, seed)
+    return model
 
 
 def _loop(
@@ -157,6 +176,10 @@ def _loop(
         except (PlanningFailed, ModelError) as exc:
             outcome.status, outcome.error = "error", str(exc)
             trace.record("error", step=number, message=str(exc))
+            return outcome
+        except BudgetExhausted as exc:
+            outcome.status = "budget_exhausted"
+            trace.record("budget_exhausted", step=number, message=str(exc))
             return outcome
         action = actions[reply.action]
         observation = execute(
@@ -207,6 +230,7 @@ def _summarise(
         success=is_success(change, task.spec.higher_is_better),
         cost_usd=round(recorder.ledger.cost_usd, 8),
         cost_usd_free_tier=round(recorder.ledger.cost_usd_free_tier, 8),
+        spent_usd=round(recorder.ledger.spent_usd, 8),
         tokens=recorder.ledger.tokens_summary(),
         escalations=0,
         expert_calls=0,

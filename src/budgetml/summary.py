@@ -31,6 +31,7 @@ class RunSummary(BaseModel):
     success: bool
     cost_usd: float
     cost_usd_free_tier: float
+    spent_usd: float
     tokens: dict[str, dict[str, float | int]]
     escalations: int
     expert_calls: int

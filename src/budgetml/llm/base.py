@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from budgetml.config import Price
+
 Role = Literal["system", "user", "assistant"]
 
 
@@ -31,12 +33,17 @@ class Completion:
     usage: Usage
     cost_usd: float
     latency_s: float
+    cached: bool = False  # served from a response cache or a replay: nothing was charged
 
 
 class Model(Protocol):
     """Anything that turns a conversation into a priced reply."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def price(self) -> Price: ...
 
     def complete(
         self,
@@ -47,4 +54,8 @@ class Model(Protocol):
         max_tokens: int,
     ) -> Completion:
         """`agent` names the caller (e.g. "planner"); scripted models keep one script per agent."""
+        ...
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """Prompt tokens `messages` will cost, or a safe over-estimate: budgets rely on it."""
         ...

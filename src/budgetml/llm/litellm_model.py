@@ -7,6 +7,7 @@ this module, or asking for a price, never touches the network.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import time
@@ -26,6 +27,7 @@ PLACEHOLDER_API_KEY = "not-needed"
 """Sent to local OpenAI-compatible servers when no key is set; the openai client refuses none."""
 
 REQUEST_TIMEOUT_S = 600.0
+TOKEN_COUNT_MARGIN = 1.2
 MAX_BACKOFF_S = 30.0
 
 _PREFIX = re.compile(r"^(?:litellm\.\w+:\s*)?(?:\w+Error:\s*)?(?:\w+Exception\s*-\s*)?")
@@ -86,7 +88,7 @@ class LiteLLMModel:
     ) -> None:
         self.name = entry.model
         self._api_base = entry.api_base
-        self._price = price
+        self.price = price
         self._seed = seed
         self._tries = tries
         self._retry_delay_s = retry_delay_s
@@ -122,9 +124,18 @@ class LiteLLMModel:
             text=content or "",
             model=self.name,
             usage=usage,
-            cost_usd=cost_usd(usage, self._price),
+            cost_usd=cost_usd(usage, self.price),
             latency_s=latency,
         )
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """litellm's count (the provider's tokenizer where it knows it, else tiktoken), padded
+        by a fifth because other providers' tokenizers may count more: budgets need an upper bound.
+        """
+        exact = _litellm().token_counter(
+            model=self.name, messages=[{"role": m.role, "content": m.content} for m in messages]
+        )
+        return math.ceil(int(exact) * TOKEN_COUNT_MARGIN) + 16
 
     def _call_with_retries(
         self, messages: Sequence[Message], *, temperature: float, max_tokens: int

@@ -64,7 +64,7 @@ class ScriptedModel:
     def __init__(self, spec: str, path: Path, price: Price) -> None:
         self.name = spec
         self._path = path
-        self._price = price
+        self.price = price
         self._scripts = _load(path)
         self._used: dict[str, int] = dict.fromkeys(self._scripts, 0)
 
@@ -92,10 +92,9 @@ class ScriptedModel:
             )
         reply = script[self._used[key]]
         self._used[key] += 1
-        prompt = "".join(m.content for m in messages)
         usage = Usage(
             input_tokens=(
-                estimate_tokens(prompt) if reply.input_tokens is None else reply.input_tokens
+                self.count_tokens(messages) if reply.input_tokens is None else reply.input_tokens
             ),
             output_tokens=(
                 estimate_tokens(reply.text) if reply.output_tokens is None else reply.output_tokens
@@ -105,9 +104,13 @@ class ScriptedModel:
             text=reply.text,
             model=self.name,
             usage=usage,
-            cost_usd=cost_usd(usage, self._price),
+            cost_usd=cost_usd(usage, self.price),
             latency_s=time.perf_counter() - start,
         )
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """The same estimate the replies are charged with, so budgets hold exactly."""
+        return estimate_tokens("".join(m.content for m in messages))
 
 
 def _load(path: Path) -> dict[str, list[ScriptedReply]]:
