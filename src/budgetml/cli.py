@@ -14,10 +14,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from budgetml.agents.planner import Step
-from budgetml.config import load_config
+from budgetml.config import load_config, preset_names
 from budgetml.env.sandbox import Sandbox
 from budgetml.env.task import builtin_task_names, find_task, load_task
 from budgetml.errors import BudgetMLError
+from budgetml.models_cli import models_app
 from budgetml.replay import replay_run
 from budgetml.run import run_task
 from budgetml.summary import RunSummary, improvement, is_success
@@ -50,6 +51,10 @@ def run(
         bool | None,
         typer.Option("--cache/--no-cache", help="answer repeated calls from the response cache"),
     ] = None,
+    retrieval: Annotated[
+        bool | None,
+        typer.Option("--retrieval/--no-retrieval", help="research-log summaries and retrieval"),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="run directory (default runs/...)")] = None,
     higher_is_better: Annotated[
         bool | None,
@@ -69,7 +74,12 @@ def run(
         run_config = run_config.with_model(model, api_base)
     elif api_base:
         raise BudgetMLError("--api-base needs --model (the model served at that address)")
-    overrides = {"max_steps": max_steps, "budget_usd": budget_usd, "cache": cache}
+    overrides = {
+        "max_steps": max_steps,
+        "budget_usd": budget_usd,
+        "cache": cache,
+        "retrieval": retrieval,
+    }
     run_config = run_config.with_settings(**{k: v for k, v in overrides.items() if v is not None})
     run_dir = out or Path("runs") / f"{found.name}-{time.strftime('%Y%m%d-%H%M%S')}-s{seed}"
     models = " → ".join(entry.model for entry in run_config.planner)
@@ -86,6 +96,27 @@ def run(
     _print_summary(summary, run_dir)
     if summary.status == "error":
         raise BudgetMLError(f"the run stopped early: {summary.error}")
+
+
+config_app = typer.Typer(help="Show the shipped configuration presets.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(models_app, name="models")
+
+
+@config_app.command("list")
+def config_list() -> None:
+    """List the presets."""
+    for name in preset_names():
+        console.print(name)
+
+
+@config_app.command("show")
+def config_show(
+    name: Annotated[str, typer.Argument(help="a preset name or a YAML file")],
+) -> None:
+    """Print a preset (or file) fully resolved, every default included."""
+    _, config = load_config(name)
+    console.print(config.to_yaml(), highlight=False, markup=False)
 
 
 @app.command()

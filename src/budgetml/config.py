@@ -41,6 +41,7 @@ class Price(_Strict):
 
 class Temperature(_Strict):
     planner: float = Field(default=0.2, ge=0, le=2)
+    worker: float = Field(default=0.01, ge=0, le=2)
 
 
 class SandboxConfig(_Strict):
@@ -52,7 +53,12 @@ class SandboxConfig(_Strict):
 
 
 class RunConfig(_Strict):
-    planner: list[ModelEntry] = Field(min_length=1, description="cheapest first")
+    planner: list[ModelEntry] = Field(min_length=1, description="the cascade, cheapest first")
+    worker: ModelEntry | None = Field(default=None, description="None: the cheapest planner's")
+    expert: ModelEntry | None = Field(default=None, description="None: no ask-the-expert action")
+    lifelines: int = Field(default=5, ge=0, description="l: expert calls + top-level cascade calls")
+    repeat_limit: int = Field(default=3, ge=1, description="r: identical steps before climbing")
+    retrieval: bool = Field(default=False, description="research-log summaries and retrieval")
     short_term_steps: int = Field(default=3, ge=1)
     max_steps: int = Field(default=30, ge=1)
     temperature: Temperature = Temperature()
@@ -61,10 +67,15 @@ class RunConfig(_Strict):
     cache: bool = Field(default=False, description="answer repeated calls from the cache")
     sandbox: SandboxConfig = SandboxConfig()
 
+    @property
+    def worker_model(self) -> ModelEntry:
+        return self.worker or self.planner[0]
+
     def with_model(self, model: str, api_base: str | None = None) -> RunConfig:
         """The same config with `model` in every role (the cascade collapses to one level)."""
         entry = ModelEntry(model=model, api_base=api_base)
-        return self.model_copy(update={"planner": [entry]})
+        expert = entry if self.expert is not None else None
+        return self.model_copy(update={"planner": [entry], "worker": entry, "expert": expert})
 
     def with_settings(self, **settings: Any) -> RunConfig:
         """The same config with top-level settings replaced, validated again."""

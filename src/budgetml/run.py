@@ -8,9 +8,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from budgetml.agents.planner import Planner, PlanningFailed, Step
+from budgetml.agents.planner import PlanningFailed, Step
+from budgetml.agents.team import Team, assemble_team
 from budgetml.config import ModelEntry, RunConfig
-from budgetml.env.actions import ACTIONS, FINAL_ANSWER, ActionContext, execute
+from budgetml.env.actions import FINAL_ANSWER, ActionContext, execute
 from budgetml.env.sandbox import Sandbox
 from budgetml.env.task import Baseline, Task
 from budgetml.env.workspace import Workspace
@@ -26,14 +27,18 @@ from budgetml.trace import Trace
 
 @dataclass
 class RunRecorder:
-    """Puts every model call in the trace and the ledger."""
+    """Puts every model call in the trace and the ledger, and counts what the summary reports."""
 
     trace: Trace
     ledger: CostLedger
     format_failures: int = 0
+    escalations: int = 0
+    expert_calls: int = 0
 
     def llm_call(self, agent: str, messages: Sequence[Message], completion: Completion) -> None:
         self.ledger.record(completion)
+        if agent == "expert":
+            self.expert_calls += 1
         self.trace.record(
             "llm_call",
             agent=agent,
@@ -51,6 +56,10 @@ class RunRecorder:
     def format_failure(self, model: str, attempt: int, error: str) -> None:
         self.format_failures += 1
         self.trace.record("format_failure", model=model, attempt=attempt, error=error)
+
+    def escalation(self, from_model: str, to_model: str, reason: str) -> None:
+        self.escalations += 1
+        self.trace.record("escalation", from_model=from_model, to_model=to_model, reason=reason)
 
 
 @dataclass
@@ -72,17 +81,16 @@ def run_task(
     on_step: Callable[[Step], None] = lambda step: None,
     on_note: Callable[[str], None] = lambda note: None,
 ) -> RunSummary:
-    """Run the agent on `task` in a fresh `run_dir` and score what it leaves.
+    """Run the agent team on `task` in a fresh `run_dir` and score what it leaves.
 
     Problems with the set-up (a missing key, an unpriced model, a used run directory) raise
     before anything is written; a model that fails mid-run ends the run with status `error`.
     """
     started = time.monotonic()
-    entry = config.planner[0]
     build = make_model or (lambda e: models.make_model(e, config.prices, seed))
     ledger = CostLedger(frozenset(m for m, p in config.prices.items() if p.free_tier))
     cache = ResponseCache(default_cache_path()) if config.cache else None
-    model = _guarded(build(entry), ledger, config, cache, seed)
+    built = {e.model: _guarded(build(e), ledger, config, cache, seed) for e in _entries(config)}
     _claim_run_dir(run_dir)
     (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
     trace = Trace(run_dir / "trace.jsonl")
@@ -109,22 +117,12 @@ def run_task(
         on_note(f"baseline {task.spec.metric} = {baseline.value} ({baseline.source})")
         task.make_workspace(run_dir / "workspace")
         workspace = Workspace(run_dir / "workspace", run_dir / "backups", task.read_only)
-        context = ActionContext(
-            workspace,
-            sandbox,
-            python,
-            config.sandbox.script_timeout_s or task.spec.script_timeout_s,
+        timeout = config.sandbox.script_timeout_s or task.spec.script_timeout_s
+        context = ActionContext(workspace, sandbox, python, timeout)
+        team = assemble_team(
+            config, task.research_problem, lambda e: built[e.model], recorder, run_dir
         )
-        planner = Planner(
-            model,
-            entry.retries,
-            entry.max_tokens,
-            config.temperature.planner,
-            ACTIONS,
-            config.short_term_steps,
-            recorder,
-        )
-        outcome = _loop(task, planner, context, config, trace, on_step)
+        outcome = _loop(task, team, context, config, trace, on_step)
         on_note("scoring the workspace")
         score = task.score(workspace.root, sandbox, python)
         trace.record("score", value=score.value, error=score.error)
@@ -159,20 +157,43 @@ def _guarded(
     return model
 
 
+def _entries(config: RunConfig) -> list[ModelEntry]:
+    """Every model the config names, once each (roles naming one model share it)."""
+    named = [*config.planner, config.worker_model, *([config.expert] if config.expert else [])]
+    return list({entry.model: entry for entry in reversed(named)}.values())
+
+
 def _loop(
     task: Task,
-    planner: Planner,
+    team: Team,
     context: ActionContext,
     config: RunConfig,
     trace: Trace,
     on_step: Callable[[Step], None],
 ) -> RunOutcome:
+    """Plan → act → observe → record; worker and expert actions may call models too."""
     outcome = RunOutcome()
-    actions = {action.name: action for action in ACTIONS}
     for number in range(1, config.max_steps + 1):
         steps_left = config.max_steps - number + 1
         try:
-            reply = planner.next_action(task.research_problem, outcome.steps, steps_left)
+            reply = team.planner.next_action(task.research_problem, outcome.steps, steps_left)
+            action = team.actions[reply.action]
+            limit = config.sandbox.output_limit_chars
+            step = Step(number, reply, execute(action, context, reply.action_input, limit))
+            outcome.steps.append(step)
+            trace.record(
+                "step",
+                step=number,
+                action=reply.action,
+                action_input=reply.action_input,
+                observation=step.observation,
+            )
+            on_step(step)
+            if reply.action == FINAL_ANSWER:
+                outcome.status = "completed"
+                outcome.final_answer = str(reply.action_input["final_answer"])
+                return outcome
+            team.planner.observe(step)
         except (PlanningFailed, ModelError) as exc:
             outcome.status, outcome.error = "error", str(exc)
             trace.record("error", step=number, message=str(exc))
@@ -180,24 +201,6 @@ def _loop(
         except BudgetExhausted as exc:
             outcome.status = "budget_exhausted"
             trace.record("budget_exhausted", step=number, message=str(exc))
-            return outcome
-        action = actions[reply.action]
-        observation = execute(
-            action, context, reply.action_input, config.sandbox.output_limit_chars
-        )
-        step = Step(number, reply, observation)
-        outcome.steps.append(step)
-        trace.record(
-            "step",
-            step=number,
-            action=reply.action,
-            action_input=reply.action_input,
-            observation=observation,
-        )
-        on_step(step)
-        if reply.action == FINAL_ANSWER:
-            outcome.status = "completed"
-            outcome.final_answer = str(reply.action_input["final_answer"])
             return outcome
     return outcome
 
@@ -232,8 +235,8 @@ def _summarise(
         cost_usd_free_tier=round(recorder.ledger.cost_usd_free_tier, 8),
         spent_usd=round(recorder.ledger.spent_usd, 8),
         tokens=recorder.ledger.tokens_summary(),
-        escalations=0,
-        expert_calls=0,
+        escalations=recorder.escalations,
+        expert_calls=recorder.expert_calls,
         format_failures=recorder.format_failures,
         wall_seconds=round(wall_seconds, 3),
         final_answer=outcome.final_answer,

@@ -65,7 +65,7 @@ def _list_files(context: ActionContext, args: Mapping[str, Any]) -> str:
 
 
 def _read_file(context: ActionContext, args: Mapping[str, Any]) -> str:
-    path = _existing_file(context, args["file_name"])
+    path = existing_file(context, args["file_name"])
     data = path.read_bytes()
     if b"\x00" in data[:8192]:
         return f"{args['file_name']} is a binary file of {len(data):,} bytes; it cannot be shown."
@@ -98,9 +98,9 @@ def _undo_edit_script(context: ActionContext, args: Mapping[str, Any]) -> str:
 
 
 def _inspect_script_lines(context: ActionContext, args: Mapping[str, Any]) -> str:
-    path = _existing_file(context, args["script_name"])
-    start = _line_number(args["start_line_number"], "start_line_number")
-    end = _line_number(args["end_line_number"], "end_line_number")
+    path = existing_file(context, args["script_name"])
+    start = line_number(args["start_line_number"], "start_line_number")
+    end = line_number(args["end_line_number"], "end_line_number")
     if end < start:
         raise WorkspaceError("end_line_number is before start_line_number")
     if end - start + 1 > _MAX_INSPECT_LINES:
@@ -111,7 +111,7 @@ def _inspect_script_lines(context: ActionContext, args: Mapping[str, Any]) -> st
 
 
 def _execute_script(context: ActionContext, args: Mapping[str, Any]) -> str:
-    path = _existing_file(context, args["script_name"])
+    path = existing_file(context, args["script_name"])
     if path.suffix != ".py":
         raise WorkspaceError(f"{args['script_name']} is not a Python script (.py)")
     relative = context.workspace.relative(path)
@@ -131,14 +131,14 @@ def _final_answer(context: ActionContext, args: Mapping[str, Any]) -> str:
     return "Final answer submitted; the run ends here and the workspace is scored."
 
 
-def _existing_file(context: ActionContext, name: Any) -> Path:
+def existing_file(context: ActionContext, name: Any) -> Path:
     path = context.workspace.resolve(str(name))
     if not path.is_file():
         raise WorkspaceError(f"{name} is not a file in the workspace; use List Files to look")
     return path
 
 
-def _line_number(value: Any, key: str) -> int:
+def line_number(value: Any, key: str) -> int:
     try:
         number = int(str(value).strip())
     except ValueError:

@@ -1,0 +1,82 @@
+"""Assemble the agent team a config describes: the planner's cascade, the profiled workers,
+the expert and the research-log memory, all sharing one set of lifelines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from budgetml.agents.cascade import Level, Lifelines
+from budgetml.agents.expert import expert_action
+from budgetml.agents.memory import ResearchLog, retrieve, summarise_step
+from budgetml.agents.planner import CallRecorder, Planner, Step
+from budgetml.agents.workers import LLMWorker, worker_actions
+from budgetml.config import ModelEntry, RunConfig
+from budgetml.env.actions import ACTIONS, FINAL_ANSWER, Action
+from budgetml.llm.base import Model
+
+
+@dataclass(frozen=True)
+class ResearchLogMemory:
+    """The paper's retrieval (R) mode: every step is summarised into the log, and the parts
+    relevant to the current plan are recalled into the next planner prompt."""
+
+    worker: LLMWorker
+    log: ResearchLog
+
+    def recall(self, current_plan: str) -> str:
+        return retrieve(self.worker, self.log, current_plan)
+
+    def record(self, step: Step) -> None:
+        reply = step.reply
+        summarise_step(
+            self.worker, self.log, step.number, reply.action, reply.action_input, step.observation
+        )
+
+
+@dataclass(frozen=True)
+class Team:
+    planner: Planner
+    actions: dict[str, Action]
+    lifelines: Lifelines
+
+
+def assemble_team(
+    config: RunConfig,
+    research_problem: str,
+    model_for: Callable[[ModelEntry], Model],
+    recorder: CallRecorder,
+    run_dir: Path,
+) -> Team:
+    lifelines = Lifelines(config.lifelines)
+    entry = config.worker_model
+    worker = LLMWorker(model_for(entry), entry.max_tokens, config.temperature.worker, recorder)
+    log = ResearchLog(run_dir / "research_log.md")
+    programmatic = [a for a in ACTIONS if a.name != FINAL_ANSWER]
+    final = [a for a in ACTIONS if a.name == FINAL_ANSWER]
+    helpers = list(worker_actions(worker, log, research_problem, config.retrieval))
+    if config.expert is not None:
+        expert = config.expert
+        helpers.append(
+            expert_action(
+                model_for(expert),
+                expert.max_tokens,
+                config.temperature.planner,
+                lifelines,
+                recorder,
+                lambda: planner.last_prompt,  # the prompt of the step that asks for help
+            )
+        )
+    planner = Planner(
+        levels=tuple(Level(model_for(e), e.retries, e.max_tokens) for e in config.planner),
+        actions=(*programmatic, *helpers, *final),
+        temperature=config.temperature.planner,
+        short_term_steps=config.short_term_steps,
+        repeat_limit=config.repeat_limit,
+        lifelines=lifelines,
+        recorder=recorder,
+        memory=ResearchLogMemory(worker, log) if config.retrieval else None,
+    )
+    return Team(planner, {a.name: a for a in planner.actions}, lifelines)

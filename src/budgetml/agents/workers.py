@@ -1,0 +1,332 @@
+"""The LLM-backed workers (the paper's profiled W[i]) as actions with MLAgentBench's names.
+
+Each worker action asks the worker model under the profile of its role, at the worker
+temperature. Requests that will be refused are refused (WorkspaceError) before a model is paid
+for. The research-log actions exist only in retrieval (R) runs. REFLECTION_PROFILE is defined
+in memory.py (research-log summaries and retrieval reuse it) and importable from here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from budgetml.agents.memory import REFLECTION_PROFILE, ResearchLog, retrieve
+from budgetml.agents.planner import TEMPLATES, CallRecorder
+from budgetml.env.actions import Action, ActionContext, ActionInput, existing_file, line_number
+from budgetml.env.workspace import WorkspaceError
+from budgetml.llm.base import Message, Model
+from budgetml.textutil import truncate_middle
+
+UNDERSTAND_PROFILE = (
+    "You are an expert in understanding files containing both code and natural language."
+)
+EDIT_PROFILE = "You are an expert in editing code files."
+
+CHUNK_CHARS = 6_000
+"""Understand File reads a longer file in line-aligned parts of at most this size."""
+MAX_CHUNKS = 8
+"""Understand File reads at most this many parts, so a huge data file cannot drain the budget."""
+MAX_DIFF_CHARS = 5_000
+_CHARS_PER_TOKEN = 4  # generous: text longer than 4 × max_tokens cannot come back in one reply
+_FENCE = re.compile(r"^[ \t]*```[^\n`]*\n(.*?)^[ \t]*```", re.MULTILINE | re.DOTALL)
+_FILE = "a valid file name with a relative path to the current directory"
+_SCRIPT = "a valid Python script name with a relative path"
+_INSTRUCTION = "a detailed step-by-step description of how to edit it"
+_SAVE_NAME = "the file name to save the edited script to"
+
+
+@dataclass(frozen=True)
+class LLMWorker:
+    """One worker model at the worker temperature; every call is reported to the recorder."""
+
+    model: Model
+    max_tokens: int
+    temperature: float
+    recorder: CallRecorder
+
+    def ask(self, profile: str, prompt: str) -> str:
+        """One call, the role's profile as system prompt. Budget and model errors propagate."""
+        messages = [Message("system", profile), Message("user", prompt)]
+        completion = self.model.complete(
+            messages, agent="worker", temperature=self.temperature, max_tokens=self.max_tokens
+        )
+        self.recorder.llm_call("worker", messages, completion)
+        return completion.text
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Lines start..end (1-based, inclusive) of a file, or what a worker said about them."""
+
+    start: int
+    end: int
+    text: str
+
+
+def worker_actions(
+    worker: LLMWorker, log: ResearchLog, research_problem: str, retrieval: bool
+) -> tuple[Action, ...]:
+    """The worker actions; Append Summary and Retrieval only with retrieval on (the paper's R)."""
+    always = (
+        Action(
+            "Understand File",
+            "Use this to read a whole file and understand certain aspects of it. Say in detail "
+            "what to look for and what to return; a helper reads the file (in parts if it is "
+            "long) and answers, which saves reading a long file line by line.",
+            _inputs(
+                file_name=_FILE,
+                things_to_look_for="a detailed description of what to look for and what "
+                "should be returned",
+            ),
+            "a description of what was found, with references to the relevant lines, or an error",
+            lambda context, args: _understand_file(worker, context, args),
+        ),
+        Action(
+            "Edit Script (AI)",
+            "Use this to have a helper edit a whole Python script (or write a new one) from a "
+            "detailed instruction. Check the diff it returns; Undo Edit Script on save_name "
+            "reverts the edit. For a long script, edit a range with Edit Script Segment (AI).",
+            _inputs(
+                script_name=f"{_SCRIPT}; if it does not exist, a new script is written",
+                edit_instruction=_INSTRUCTION,
+                save_name=_SAVE_NAME,
+            ),
+            "the diff of the edit, or an error",
+            lambda context, args: _edit_script(worker, context, args),
+        ),
+        Action(
+            "Edit Script Segment (AI)",
+            "Use this to have a helper edit only the given lines of a Python script from a "
+            "detailed instruction; the rest of the file is kept. Check the diff it returns; "
+            "Undo Edit Script on save_name reverts the edit.",
+            _inputs(
+                script_name=_SCRIPT,
+                start_line_number="a valid line number",
+                end_line_number="a valid line number",
+                edit_instruction=_INSTRUCTION,
+                save_name=_SAVE_NAME,
+            ),
+            "the diff of the edit, or an error",
+            lambda context, args: _edit_segment(worker, context, args),
+        ),
+        Action(
+            "Reflection",
+            "Use this to step back and reflect on your progress: a helper reads the research "
+            "problem and your research log and answers what you ask.",
+            _inputs(
+                things_to_reflect_on="a detailed description of what to reflect on and what "
+                "should be returned"
+            ),
+            "the reflection",
+            lambda context, args: _reflection(worker, log, research_problem, args),
+        ),
+    )
+    if not retrieval:
+        return always
+    return (
+        *always,
+        Action(
+            "Append Summary to Research Log",
+            "Use this to record important facts, results and decisions in your research log, "
+            "so that they can be recalled in later steps.",
+            _inputs(content="the summary to append to the research log"),
+            "a confirmation that the summary was appended, or an error",
+            lambda context, args: _append_summary(log, args),
+        ),
+        Action(
+            "Retrieval from Research Log",
+            "Use this to recall what your research log holds that is relevant to your plan.",
+            _inputs(current_plan="a detailed description of your current research plan and status"),
+            "the relevant parts of the research log",
+            lambda context, args: _retrieval(worker, log, args),
+        ),
+    )
+
+
+def _inputs(**descriptions: str) -> tuple[ActionInput, ...]:
+    """An action's input keys, in order, with what the planner should put in each."""
+    return tuple(ActionInput(name, text) for name, text in descriptions.items())
+
+
+def _understand_file(worker: LLMWorker, context: ActionContext, args: Mapping[str, Any]) -> str:
+    """One call per part of the file, then one more to combine the parts' answers."""
+    name, looking_for = str(args["file_name"]), str(args["things_to_look_for"])
+    parts = _parts(_text(existing_file(context, name), name))
+    if not parts:
+        return f"{name} is empty."
+    read, total_lines = parts[:MAX_CHUNKS], parts[-1].end
+    template = TEMPLATES.get_template("worker_understand.j2")
+    answers = []
+    for index, part in enumerate(read, start=1):
+        prompt = template.render(
+            file_name=name,
+            part=index,
+            parts=len(read),
+            start=part.start,
+            end=part.end,
+            total_lines=total_lines,
+            content=part.text,
+            things_to_look_for=looking_for,
+        )
+        answers.append(_Part(part.start, part.end, worker.ask(UNDERSTAND_PROFILE, prompt).strip()))
+    answer = answers[0].text
+    if len(answers) > 1:
+        prompt = TEMPLATES.get_template("worker_understand_combine.j2").render(
+            file_name=name, things_to_look_for=looking_for, answers=answers
+        )
+        answer = worker.ask(UNDERSTAND_PROFILE, prompt).strip()
+    if len(read) < len(parts):
+        answer += (
+            f"\n\n(Only lines 1 to {read[-1].end} of {total_lines} were read: the file is too "
+            "long for one Understand File. Use Inspect Script Lines for the rest.)"
+        )
+    return answer
+
+
+def _edit_script(worker: LLMWorker, context: ActionContext, args: Mapping[str, Any]) -> str:
+    """The worker rewrites the whole file; a missing script_name starts from an empty file."""
+    name, save_name = str(args["script_name"]), str(args["save_name"])
+    source = context.workspace.resolve(name)
+    target = context.workspace.resolve(save_name)
+    context.workspace.check_writable(target)  # refuse before paying for the edit
+    old = _text(source, name) if source.exists() else ""
+    _check_fits(worker, old, "the file")
+    prompt = TEMPLATES.get_template("worker_edit.j2").render(
+        script_name=name, content=old, edit_instruction=str(args["edit_instruction"])
+    )
+    new = _code(worker.ask(EDIT_PROFILE, prompt))
+    context.workspace.write_text(target, new)
+    return _saved(name, save_name, old, new)
+
+
+def _edit_segment(worker: LLMWorker, context: ActionContext, args: Mapping[str, Any]) -> str:
+    """The worker sees and rewrites only lines start..end; the lines around them are kept."""
+    name, save_name = str(args["script_name"]), str(args["save_name"])
+    old = _text(existing_file(context, name), name)
+    target = context.workspace.resolve(save_name)
+    context.workspace.check_writable(target)
+    start = line_number(args["start_line_number"], "start_line_number")
+    end = line_number(args["end_line_number"], "end_line_number")
+    lines = old.splitlines(keepends=True)
+    if end < start:
+        raise WorkspaceError("end_line_number is before start_line_number")
+    if start > len(lines):
+        raise WorkspaceError(f"{name} has {len(lines)} line(s); start_line_number is past its end")
+    end = min(end, len(lines))
+    segment = "".join(lines[start - 1 : end])
+    _check_fits(worker, segment, "the segment")
+    prompt = TEMPLATES.get_template("worker_edit_segment.j2").render(
+        script_name=name,
+        start=start,
+        end=end,
+        total_lines=len(lines),
+        segment=segment,
+        edit_instruction=str(args["edit_instruction"]),
+    )
+    edited = _code(worker.ask(EDIT_PROFILE, prompt))
+    new = "".join(lines[: start - 1]) + edited + "".join(lines[end:])
+    context.workspace.write_text(target, new)
+    return _saved(name, save_name, old, new)
+
+
+def _reflection(
+    worker: LLMWorker, log: ResearchLog, research_problem: str, args: Mapping[str, Any]
+) -> str:
+    prompt = TEMPLATES.get_template("worker_reflection.j2").render(
+        research_problem=research_problem.strip(),
+        research_log=log.for_prompt(),
+        things_to_reflect_on=str(args["things_to_reflect_on"]),
+    )
+    return worker.ask(REFLECTION_PROFILE, prompt).strip()
+
+
+def _append_summary(log: ResearchLog, args: Mapping[str, Any]) -> str:
+    """Programmatic, as in the paper: the planner's own words go into the log."""
+    content = str(args["content"]).strip()
+    if not content:
+        raise WorkspaceError("content is empty; give the summary to append")
+    log.append(content)
+    return "Successfully appended to the research log."
+
+
+def _retrieval(worker: LLMWorker, log: ResearchLog, args: Mapping[str, Any]) -> str:
+    found = retrieve(worker, log, str(args["current_plan"]))
+    return found or "The research log is empty: nothing has been recorded in it yet."
+
+
+def _text(path: Path, name: str) -> str:
+    """A file's text for a worker's prompt; binary files are refused, not sent to a model."""
+    if path.is_dir():
+        raise WorkspaceError(f"{name} is a directory, not a file")
+    data = path.read_bytes()
+    if b"\x00" in data[:8192]:
+        raise WorkspaceError(f"{name} is a binary file of {len(data):,} bytes; it cannot be read")
+    return data.decode("utf-8", errors="replace")
+
+
+def _parts(text: str) -> list[_Part]:
+    """Line-aligned parts of at most CHUNK_CHARS; a longer single line is cut into pieces."""
+    parts: list[_Part] = []
+    lines: list[str] = []
+    size = start = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if lines and size + len(line) > CHUNK_CHARS:
+            parts.append(_Part(start, number - 1, "\n".join(lines)))
+            lines, size = [], 0
+        if len(line) > CHUNK_CHARS:
+            pieces = range(0, len(line), CHUNK_CHARS)
+            parts.extend(_Part(number, number, line[i : i + CHUNK_CHARS]) for i in pieces)
+            continue
+        if not lines:
+            start = number
+        lines.append(line)
+        size += len(line) + 1
+    if lines:
+        parts.append(_Part(start, start + len(lines) - 1, "\n".join(lines)))
+    return parts
+
+
+def _check_fits(worker: LLMWorker, text: str, what: str) -> None:
+    """Refuse, before paying, an edit whose rewrite cannot fit in the worker's reply."""
+    limit = worker.max_tokens * _CHARS_PER_TOKEN
+    if len(text) > limit:
+        raise WorkspaceError(
+            f"{what} is {len(text):,} characters, too long for the editor to rewrite in one "
+            f"reply (at most about {limit:,}); use Edit Script Segment (AI) on a smaller range"
+        )
+
+
+def _code(reply: str) -> str:
+    """The last closed fenced block of the reply (any language tag), ending in a newline.
+
+    An empty block is code too: it deletes a segment (or empties a file, which the diff shows).
+    """
+    blocks = _FENCE.findall(reply)
+    if not blocks:
+        raise WorkspaceError(
+            "the edit produced no code: the reply held no complete ```python block (it may "
+            "have been cut off by the token limit); nothing was changed"
+        )
+    code: str = blocks[-1]
+    return code if code.endswith("\n") or not code else code + "\n"
+
+
+def _saved(name: str, save_name: str, old: str, new: str) -> str:
+    """MLAgentBench's edit observation: where the edit was saved, and the diff to check."""
+    diff = "\n".join(
+        difflib.unified_diff(
+            old.splitlines(), new.splitlines(), fromfile=name, tofile=save_name, lineterm=""
+        )
+    )
+    shown = (
+        truncate_middle(diff, MAX_DIFF_CHARS) if diff else "(no changes: the content is the same)"
+    )
+    return (
+        f"The edited file is saved to {save_name}. Here is the diff, please check if the edit "
+        f"is correct and desirable:\n\n{shown}"
+    )

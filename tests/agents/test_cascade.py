@@ -1,0 +1,107 @@
+"""The cascade and the lifelines, with scripted models (fixed replies, not LLMs) per level."""
+
+from pathlib import Path
+
+import pytest
+
+from budgetml.agents.cascade import Level, Lifelines
+from budgetml.agents.expert import expert_action
+from budgetml.agents.parser import PlannerReply
+from budgetml.agents.planner import EXPERT_ACTION, Planner, PlanningFailed, Step
+from budgetml.env.actions import ACTIONS, ActionContext, execute
+from tests.agents.scripted_team import BAD, GOOD, Recorder, answer, scripted
+
+LOOK = PlannerReply("List Files", {"dir_path": "."}, {}, "Action: List Files")
+READ = answer("Read File", {"file_name": "train.py"})
+
+
+def cascade(
+    tmp_path: Path, scripts: list[list[str]], retries: list[int], lifelines: int = 5
+) -> tuple[Planner, Recorder]:
+    recorder = Recorder()
+    names = ["cheap", "mid", "top"][: len(scripts)]
+    levels = tuple(
+        Level(scripted(tmp_path, name, replies), m, 500)
+        for name, replies, m in zip(names, scripts, retries, strict=True)
+    )
+    return Planner(levels, ACTIONS, 0.2, 3, 3, Lifelines(lifelines), recorder), recorder
+
+
+def looked(times: int) -> list[Step]:
+    return [Step(n, LOOK, "train.py") for n in range(1, times + 1)]
+
+
+def test_format_failures_climb_after_exactly_m_tries_per_level(tmp_path: Path) -> None:
+    plan, recorder = cascade(tmp_path, [[BAD] * 3, [BAD] * 3, [GOOD]], [3, 3, 1])
+    assert plan.next_action("goal", [], 30).action == "List Files"
+    assert recorder.models_called() == ["scripted:cheap"] * 3 + ["scripted:mid"] * 3 + [
+        "scripted:top"
+    ]
+    assert [(f, t) for f, t, _ in recorder.escalations] == [
+        ("scripted:cheap", "scripted:mid"),
+        ("scripted:mid", "scripted:top"),
+    ]
+    assert all(reason.startswith("format:") for _, _, reason in recorder.escalations)
+    assert plan.lifelines.used == 1
+
+
+def test_the_repeat_rule_climbs_on_the_rth_repeat_and_not_before(tmp_path: Path) -> None:
+    plan, recorder = cascade(tmp_path, [[GOOD, GOOD], [READ]], [3, 1])
+    assert plan.next_action("goal", looked(2), 28).action == "List Files"
+    assert not recorder.escalations
+    assert plan.next_action("goal", looked(3), 27).action == "Read File"
+    assert recorder.escalations[0][2].startswith("repeat: List Files")
+
+
+def test_a_repeat_at_the_top_is_accepted(tmp_path: Path) -> None:
+    plan, recorder = cascade(tmp_path, [[GOOD]], [3])
+    assert plan.next_action("goal", looked(3), 27).action == "List Files"
+    assert not recorder.escalations
+
+
+def test_the_step_after_a_climb_starts_at_the_cheapest_level(tmp_path: Path) -> None:
+    plan, recorder = cascade(tmp_path, [[BAD, GOOD], [GOOD]], [1, 1])
+    plan.next_action("goal", [], 30)
+    plan.next_action("goal", [], 29)
+    assert recorder.models_called() == ["scripted:cheap", "scripted:mid", "scripted:cheap"]
+
+
+def test_lifelines_are_shared_by_the_expert_and_top_level_calls(
+    tmp_path: Path, context: ActionContext
+) -> None:
+    plan, recorder = cascade(tmp_path, [[BAD, BAD], [GOOD]], [1, 1], lifelines=2)
+    expert_model = scripted(tmp_path, "expert", ["Use Read File next."], agent="expert")
+    action = expert_action(
+        expert_model, 500, 0.2, plan.lifelines, recorder, lambda: plan.last_prompt
+    )
+    plan.actions = (*ACTIONS, action)
+    assert EXPERT_ACTION in plan.prompt("goal", [], 30)
+    plan.next_action("goal", [], 30)  # cheap fails, the top answers: one lifeline
+    advice = execute(action, context, {"stuck_on": "the loop"}, 5_000)
+    assert "Use Read File next." in advice and "0 lifeline(s) left" in advice
+    assert plan.lifelines.remaining == 0
+    assert EXPERT_ACTION not in plan.prompt("goal", [], 29)
+    refused = execute(action, context, {"stuck_on": "again"}, 5_000)
+    assert refused.startswith("Error: no lifelines left")
+    with pytest.raises(PlanningFailed):
+        plan.next_action("goal", [], 28)  # cheap fails and the top is out of reach
+    assert recorder.models_called() == [
+        "scripted:cheap",
+        "scripted:mid",
+        "scripted:expert",
+        "scripted:cheap",
+    ]
+
+
+def test_the_expert_sees_the_planners_whole_context(tmp_path: Path, context: ActionContext) -> None:
+    plan, recorder = cascade(tmp_path, [[GOOD]], [1])
+    expert_model = scripted(tmp_path, "expert", ["advice"], agent="expert")
+    action = expert_action(
+        expert_model, 500, 0.2, plan.lifelines, recorder, lambda: plan.last_prompt
+    )
+    plan.next_action("The research problem text.", [], 30)
+    execute(action, context, {"stuck_on": "tuning lr"}, 5_000)
+    agent, _, messages = recorder.calls[-1]
+    assert agent == "expert"
+    assert messages[0].content.startswith("You are an expert in planning")
+    assert plan.last_prompt in messages[1].content and "tuning lr" in messages[1].content
