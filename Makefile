@@ -1,8 +1,9 @@
-# Set-up and everyday commands. `make demo` sets up and runs the main job; `make test` runs the tests.
+# Set-up and everyday commands. `make demo` sets up, pulls the default local models and runs the
+# main job on them; `make test` runs the tests (what CI runs).
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint
+.PHONY: setup demo test
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -13,10 +14,11 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 setup: $(BIN)/.installed
 
 demo: setup
+	$(BIN)/budgetml models pull
 	$(BIN)/budgetml run vectorization
 
 test: setup
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest -m "not slow"

@@ -77,7 +77,17 @@ def test_an_unknown_action_ends_the_run_with_one_line(mlab_task: Path, tmp_path:
 
 
 def test_the_demo_runs_and_eval_rescores_it(tmp_path: Path) -> None:
-    result = budgetml("run", "vectorization", "--out", "demo-run", "--seed", "3", cwd=tmp_path)
+    result = budgetml(
+        "run",
+        "vectorization",
+        "--config",
+        "demo",
+        "--out",
+        "demo-run",
+        "--seed",
+        "3",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "step 6/30" in result.stdout and "Final Answer" in result.stdout
     summary = json.loads((tmp_path / "demo-run/summary.json").read_text())
@@ -132,3 +142,26 @@ def test_a_run_over_the_openai_wire_protocol_reports_the_servers_usage(tmp_path:
     assert summary["success"] is True
     assert all(r["temperature"] == 0.2 for r in requests)
     assert requests[0]["messages"][0]["content"].startswith("You are a planner")
+
+
+def test_the_default_config_without_pulled_models_says_how_to_pull(tmp_path: Path) -> None:
+    empty = {"BUDGETML_MODELS_DIR": str(tmp_path / "no-models")}
+    result = budgetml("run", "vectorization", cwd=tmp_path, env=empty)
+    assert_one_line_error(result, "budgetml models pull")
+
+
+def test_config_show_prints_a_preset_with_every_default(tmp_path: Path) -> None:
+    result = budgetml("config", "show", "budget", cwd=tmp_path)
+    assert result.returncode == 0
+    for setting in (
+        "lifelines: 5",
+        "repeat_limit: 3",
+        "retrieval: false",
+        "max_steps: 30",
+        "worker: 0.01",
+        "qwen2.5-coder-1.5b-instruct",
+    ):
+        assert setting in result.stdout
+    assert budgetml("config", "list", cwd=tmp_path).stdout.split() == sorted(
+        p.stem for p in (Path(__file__).parents[1] / "src/budgetml/presets").glob("*.yaml")
+    )

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from budgetml.errors import ConfigError
 
-DEFAULT_PRESET = "demo"
+DEFAULT_PRESET = "budget"
 
 
 class _Strict(BaseModel):

@@ -7,13 +7,16 @@ from budgetml.errors import ModelError
 from budgetml.llm.base import Usage
 
 FREE = Price(input=0.0, output=0.0)
+SCRIPTED_PREFIX = "scripted:"
+LOCAL_PREFIX = "local/"
 
 
 def resolve_price(model: str, overrides: dict[str, Price]) -> Price:
-    """The price for `model`; scripted models are free unless the config prices them."""
+    """The price for `model`; scripted and embedded local models are free unless the config
+    prices them (to compare with what a hosted provider would charge)."""
     if model in overrides:
         return overrides[model]
-    if model.startswith("scripted:"):
+    if model.startswith((SCRIPTED_PREFIX, LOCAL_PREFIX)):
         return FREE
     from budgetml.llm.litellm_model import litellm_price
 
