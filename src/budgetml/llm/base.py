@@ -59,3 +59,21 @@ class Model(Protocol):
     def count_tokens(self, messages: Sequence[Message]) -> int:
         """Prompt tokens `messages` will cost, or a safe over-estimate: budgets rely on it."""
         ...
+
+
+@dataclass
+class ModelWrapper:
+    """A policy around a model (budget, cache) that passes its identity through unchanged."""
+
+    inner: Model
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def price(self) -> Price:
+        return self.inner.price
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        return self.inner.count_tokens(messages)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from budgetml.config import Price
-from budgetml.llm.base import Completion, Message, Model
+from budgetml.llm.base import Completion, Message, ModelWrapper
 from budgetml.llm.ledger import CostLedger
 
 
@@ -20,23 +20,11 @@ def worst_case_usd(prompt_tokens: int, max_tokens: int, price: Price) -> float:
 
 
 @dataclass
-class BudgetGuard:
-    """Wraps a model; checks the ledger's spending plus the call's worst case against the cap."""
+class BudgetGuard(ModelWrapper):
+    """Checks the ledger's spending plus the call's worst case against the cap."""
 
-    inner: Model
     ledger: CostLedger
     cap_usd: float
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def price(self) -> Price:
-        return self.inner.price
-
-    def count_tokens(self, messages: Sequence[Message]) -> int:
-        return self.inner.count_tokens(messages)
 
     def complete(
         self, messages: Sequence[Message], *, agent: str, temperature: float, max_tokens: int

@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from budgetml.config import Price
-from budgetml.llm.base import Completion, Message, Model, Usage
+from budgetml.llm.base import Completion, Message, ModelWrapper, Usage
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -100,23 +99,11 @@ class ResponseCache:
 
 
 @dataclass
-class CachedModel:
+class CachedModel(ModelWrapper):
     """Answers from the cache when it can; otherwise calls the model and stores the reply."""
 
-    inner: Model
     cache: ResponseCache
     seed: int | None
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def price(self) -> Price:
-        return self.inner.price
-
-    def count_tokens(self, messages: Sequence[Message]) -> int:
-        return self.inner.count_tokens(messages)
 
     def complete(
         self, messages: Sequence[Message], *, agent: str, temperature: float, max_tokens: int
