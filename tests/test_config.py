@@ -61,3 +61,9 @@ def test_unknown_preset_and_missing_file_are_named() -> None:
         load_config("nope")
     with pytest.raises(ConfigError, match="does not exist"):
         load_config("missing.yaml")
+
+
+def test_an_invalid_override_is_a_config_error() -> None:
+    _, config = load_config("demo")
+    with pytest.raises(ConfigError, match="budget_usd: Input should be greater than 0"):
+        config.with_settings(budget_usd=0)

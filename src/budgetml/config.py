@@ -79,7 +79,10 @@ class RunConfig(_Strict):
 
     def with_settings(self, **settings: Any) -> RunConfig:
         """The same config with top-level settings replaced, validated again."""
-        return RunConfig.model_validate({**self.model_dump(), **settings})
+        try:
+            return RunConfig.model_validate({**self.model_dump(), **settings})
+        except ValidationError as exc:
+            raise ConfigError(f"invalid setting: {describe_validation_error(exc)}") from None
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
