@@ -149,11 +149,12 @@ def evaluate(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -
     trace_file = run_dir / "trace.jsonl"
     if not trace_file.is_file() or not (run_dir / "workspace").is_dir():
         raise BudgetMLError(f"{run_dir} is not a run directory (no trace.jsonl or workspace/)")
-    start = next((e for e in read_trace(trace_file) if e["event"] == "run_start"), None)
+    events = read_trace(trace_file)
+    start = next((e for e in events if e["event"] == "run_start"), None)
     if start is None:
         raise BudgetMLError(f"{trace_file} has no run_start event; the run never started")
     task = load_task(Path(start["task_dir"])).with_direction(bool(start["higher_is_better"]))
-    baseline = _recorded_baseline(run_dir)
+    baseline = _recorded_baseline(events)
     sandbox = Sandbox(run_dir / "scratch")
     score = task.score(run_dir / "workspace", sandbox, str(start["python"]))
     change = improvement(score.value, baseline)
@@ -183,8 +184,8 @@ def tasks() -> None:
     console.print(table)
 
 
-def _recorded_baseline(run_dir: Path) -> float | None:
-    for event in read_trace(run_dir / "trace.jsonl"):
+def _recorded_baseline(events: list[dict[str, Any]]) -> float | None:
+    for event in events:
         if event["event"] == "baseline":
             value: Any = event["value"]
             return None if value is None else float(value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,7 @@ class ReplayResult:
     replayed: RunSummary
     original_actions: list[tuple[str, Any]]
     replayed_actions: list[tuple[str, Any]]
-    prompt_mismatches: int = field(default=0)
+    prompt_mismatches: int = 0
 
     @property
     def same_actions(self) -> bool:
