@@ -15,10 +15,12 @@ from rich.table import Table
 
 from budgetml.agents.planner import Step
 from budgetml.config import load_config, preset_names
+from budgetml.env.project import Project, project_task
 from budgetml.env.sandbox import Sandbox
 from budgetml.env.task import builtin_task_names, find_task, load_task
 from budgetml.errors import BudgetMLError
 from budgetml.models_cli import models_app
+from budgetml.project_cli import init_task
 from budgetml.replay import replay_run
 from budgetml.run import run_task
 from budgetml.summary import RunSummary, improvement, is_success
@@ -64,9 +66,28 @@ def run(
             show_default=False,
         ),
     ] = None,
+    goal: Annotated[
+        str | None, typer.Option(help="for any folder: what to improve, in words (with --eval)")
+    ] = None,
+    eval_command: Annotated[
+        str | None,
+        typer.Option("--eval", help="for any folder: shell command that prints the score"),
+    ] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="for any folder: the score's name (default score)")
+    ] = None,
 ) -> None:
-    """Run the agent on a task until Final Answer or the step cap, then score it."""
-    found = find_task(task)
+    """Run the agent on a task until Final Answer or the step cap, then score it.
+
+    TASK is a built-in task, a task folder, or any project folder given with --goal and --eval.
+    """
+    if goal is not None or eval_command is not None or metric is not None:
+        if goal is None or eval_command is None:
+            raise BudgetMLError("a project folder needs both --goal TEXT and --eval COMMAND")
+        project = Project(Path(task), goal, eval_command, metric or "score", higher_is_better)
+        found = project_task(project)
+    else:
+        found = find_task(task)
     if higher_is_better is not None:
         found = found.with_direction(higher_is_better)
     label, run_config = load_config(config)
@@ -101,6 +122,7 @@ def run(
 config_app = typer.Typer(help="Show the shipped configuration presets.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(models_app, name="models")
+app.command("init-task")(init_task)
 
 
 @config_app.command("list")
@@ -170,12 +192,13 @@ def evaluate(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -
 @app.command()
 def tasks() -> None:
     """List the built-in tasks."""
-    table = Table("name", "category", "metric", "better", "baseline")
+    table = Table("name", "MLAgentBench task", "category", "metric", "better", "baseline")
     for name in builtin_task_names():
         spec = find_task(name).spec
         baseline = "measured at run time" if spec.baseline is None else _fmt(spec.baseline)
         table.add_row(
             name,
+            spec.stands_in_for or "-",
             spec.category,
             spec.metric,
             "higher" if spec.higher_is_better else "lower",

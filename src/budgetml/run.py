@@ -108,7 +108,7 @@ def run_task(
         python=python,
     )
     try:
-        task.prepare(sandbox, python)
+        task.prepare(on_note)
         on_note(
             "measuring the baseline" if task.spec.baseline is None else "baseline from task.yaml"
         )

@@ -120,3 +120,60 @@ def test_bad_task_yaml_is_reported(mlab_task: Path, content: str, message: str) 
     (mlab_task / "task.yaml").write_text(content)
     with pytest.raises(TaskError, match=message):
         load_task(mlab_task)
+
+
+PREPARE = """import sys
+from pathlib import Path
+out = Path(sys.argv[1])
+(out / "env/data").mkdir(parents=True)
+(out / "env/data/train.csv").write_text("x,y\\n1,0\\n")
+(out / "private").mkdir()
+(out / "private/labels.txt").write_text("0.42")
+with open(Path(__file__).parent / "runs.log", "a") as log:
+    log.write("ran\\n")
+"""
+
+
+@pytest.fixture
+def prepared_task(mlab_task: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("BUDGETML_DATA_DIR", str(tmp_path / "data"))
+    (mlab_task / "scripts/prepare.py").write_text(PREPARE)
+    (mlab_task / "scripts/eval.py").write_text(
+        "from pathlib import Path\n"
+        "def get_score(folder):\n"
+        "    return float((Path(__file__).parent / 'labels.txt').read_text())\n"
+    )
+    return mlab_task
+
+
+def test_prepared_data_reaches_the_workspace_and_labels_only_the_eval(
+    prepared_task: Path, tmp_path: Path
+) -> None:
+    task = load_task(prepared_task)
+    task.prepare()
+    workspace = tmp_path / "ws"
+    task.make_workspace(workspace)
+    assert (workspace / "data/train.csv").read_text() == "x,y\n1,0\n"
+    assert (workspace / "train.py").is_file()
+    assert not list(workspace.rglob("labels.txt"))
+    assert task.score(workspace, sandbox(tmp_path), PYTHON).value == pytest.approx(0.42)
+
+
+def test_prepare_runs_once_per_version_of_prepare_py(prepared_task: Path) -> None:
+    task = load_task(prepared_task)
+    task.prepare()
+    task.prepare()
+    log = prepared_task / "scripts/runs.log"
+    assert log.read_text() == "ran\n"
+    (prepared_task / "scripts/prepare.py").write_text(PREPARE + "# changed\n")
+    task.prepare()
+    assert log.read_text() == "ran\nran\n"
+
+
+def test_a_failing_prepare_names_the_script_and_its_last_line(prepared_task: Path) -> None:
+    (prepared_task / "scripts/prepare.py").write_text("raise SystemExit('no disk space left')\n")
+    task = load_task(prepared_task)
+    with pytest.raises(TaskError, match=r"prepare.py failed \(exit code 1\): no disk space left"):
+        task.prepare()
+    with pytest.raises(TaskError, match="no disk space left"):
+        task.prepare()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -14,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from budgetml.config import describe_validation_error
+from budgetml.data.paths import data_root
 from budgetml.env import eval_driver
 from budgetml.env.sandbox import Sandbox
 from budgetml.errors import TaskError
@@ -32,6 +37,8 @@ class TaskSpec(BaseModel):
 
     name: str = Field(min_length=1)
     category: str = "unknown"
+    stands_in_for: str | None = None
+    """The MLAgentBench task this one replaces offline (its name also finds this task)."""
     metric: str = "score"
     higher_is_better: bool = True
     baseline: float | None = None
@@ -76,25 +83,64 @@ class Task:
             self, spec=self.spec.model_copy(update={"higher_is_better": higher_is_better})
         )
 
-    def make_workspace(self, destination: Path) -> None:
-        """A fresh copy of `env/` for one run."""
-        shutil.copytree(self.env_dir, destination, symlinks=True)
+    @property
+    def data_dir(self) -> Path:
+        """Prepared data, outside the package and every workspace: `env/` and `private/`."""
+        where = hashlib.sha256(str(self.root).encode()).hexdigest()[:8]
+        return data_root() / "tasks" / f"{self.name}-{where}"
 
-    def prepare(self, sandbox: Sandbox, python: str) -> None:
-        """Run MLAgentBench's optional `scripts/prepare.py` (it fills env/, idempotently)."""
+    def make_workspace(self, destination: Path) -> None:
+        """A fresh copy of `env/`, plus the prepared data meant for the agent."""
+        shutil.copytree(self.env_dir, destination, symlinks=True)
+        prepared = self.data_dir / "env"
+        if prepared.is_dir():
+            shutil.copytree(prepared, destination, symlinks=True, dirs_exist_ok=True)
+
+    def prepare(self, on_note: Callable[[str], None] = lambda note: None) -> None:
+        """Run the task's `scripts/prepare.py` once per version of it.
+
+        It runs as `python prepare.py DATA_DIR` in `scripts/`, outside the sandbox: it is the
+        task author's code and may need the package registries. Ours write `DATA_DIR/env`
+        (copied into each workspace) and `DATA_DIR/private` (test labels, seen only by
+        eval.py); MLAgentBench's ignore the argument and fill `env/` themselves.
+        """
         prepare = self.scripts_dir / "prepare.py"
         if not prepare.is_file():
             return
-        result = sandbox.run([python, "prepare.py"], self.scripts_dir, self.spec.eval_timeout_s)
-        if result.exit_code != 0:
-            why = f"{_describe_exit(result.exit_code)}): {_last_line(result.output)}"
+        stamp = self.data_dir / ".prepared"
+        version = hashlib.sha256(prepare.read_bytes()).hexdigest()
+        if stamp.is_file() and stamp.read_text("utf-8").strip() == version:
+            return
+        on_note(f"preparing the data of {self.name} (once)")
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.data_dir.mkdir(parents=True)
+        try:
+            result = subprocess.run(
+                [sys.executable, "prepare.py", str(self.data_dir)],
+                cwd=self.scripts_dir,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=self.spec.eval_timeout_s,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise TaskError(
+                f"{prepare} timed out after {self.spec.eval_timeout_s:g} s"
+            ) from None
+        if result.returncode != 0:
+            why = f"exit code {result.returncode}): {_last_line(result.stderr + result.stdout)}"
             raise TaskError(f"{prepare} failed ({why}")
+        stamp.write_text(version + "\n", encoding="utf-8")
 
     def score(self, workspace: Path, sandbox: Sandbox, python: str) -> Score:
         """Score `workspace` with `scripts/eval.py`, run on a private copy of the scripts."""
         with tempfile.TemporaryDirectory(prefix="budgetml-eval-") as tmp:
             scripts = Path(tmp) / "scripts"
             shutil.copytree(self.scripts_dir, scripts)
+            private = self.data_dir / "private"
+            if private.is_dir():
+                shutil.copytree(private, scripts, dirs_exist_ok=True)
             driver = Path(tmp) / "budgetml_eval_driver.py"
             shutil.copyfile(eval_driver.__file__, driver)
             argv = [python, str(driver), str(scripts / "eval.py"), str(workspace.resolve())]
@@ -148,6 +194,10 @@ def find_task(name_or_path: str) -> Task:
         return load_task(path)
     if name_or_path in builtin_task_names():
         return load_task(builtin_tasks_dir() / name_or_path)
+    for name in builtin_task_names():
+        task = load_task(builtin_tasks_dir() / name)
+        if task.spec.stands_in_for == name_or_path:
+            return task
     raise TaskError(
         f"no task {name_or_path!r}: it is neither a folder nor a built-in task "
         f"(built-in: {', '.join(builtin_task_names())}; `budgetml tasks` lists them)"

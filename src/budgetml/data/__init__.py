@@ -1,0 +1,1 @@
+"""Task data from offline registries: Debian packages and R lazy-load databases."""

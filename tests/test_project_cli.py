@@ -1,0 +1,90 @@
+"""`budgetml run FOLDER --goal --eval` and `budgetml init-task`, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from budgetml.cli import app
+from budgetml.env.task import load_task
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def private_data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BUDGETML_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    folder = tmp_path / "proj"
+    folder.mkdir()
+    (folder / "model.py").write_text("ACCURACY = 0.5\n")
+    (folder / "check.py").write_text("from model import ACCURACY\nprint(ACCURACY)\n")
+    return folder
+
+
+def test_run_improves_any_folder_scored_by_its_own_command(project: Path, tmp_path: Path) -> None:
+    edit = {"file_name": "model.py", "content": "ACCURACY = 0.9\n"}
+    replies = [
+        f"Thought: t\nAction: Write File\nAction Input: {json.dumps(edit)}",
+        'Thought: t\nAction: Final Answer\nAction Input: {"final_answer": "done"}',
+    ]
+    (tmp_path / "replies.json").write_text(json.dumps(replies))
+    config = tmp_path / "scripted.yaml"
+    config.write_text(f"planner:\n  - model: 'scripted:{tmp_path / 'replies.json'}'\n")
+    result = runner.invoke(
+        app,
+        [
+            "run", str(project), "--goal", "Raise the accuracy check.py prints.",
+            "--eval", f"{sys.executable} check.py", "--metric", "accuracy",
+            "--config", str(config), "--out", str(tmp_path / "run"),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "run/summary.json").read_text())
+    assert (summary["baseline"], summary["score"], summary["success"]) == (0.5, 0.9, True)
+
+
+def test_run_with_a_goal_but_no_eval_says_what_is_missing(project: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "budgetml", "run", str(project), "--goal", "better"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: a project folder needs both --goal TEXT and --eval COMMAND"
+    )
+
+
+def test_init_task_asks_for_what_is_missing_and_checks_the_command(
+    project: Path, tmp_path: Path
+) -> None:
+    answers = f"Raise the accuracy.\n{sys.executable} check.py\naccuracy\n"
+    result = runner.invoke(
+        app, ["init-task", str(project), "--out", str(tmp_path / "task")], input=answers
+    )
+    assert result.exit_code == 0, result.output
+    assert "the unchanged project scores accuracy = 0.5" in result.output
+    task = load_task(tmp_path / "task")
+    assert task.spec.higher_is_better is True
+    assert task.research_problem == "Raise the accuracy."
+    assert (task.env_dir / "model.py").is_file()
+
+
+def test_init_task_reports_a_command_that_prints_no_score(project: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["init-task", str(project), "--out", str(tmp_path / "t"), "--goal", "g", "--eval",
+         "true", "--metric", "loss"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "printed no number" in result.output
