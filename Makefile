@@ -11,13 +11,18 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
+# bubblewrap sandboxes the scripts agents write; the built-in tasks' data comes from Debian
+# and R data packages (downloaded once, never installed) and is built here.
 setup: $(BIN)/.installed
+	scripts/install-system-packages.sh bubblewrap
+	$(BIN)/budgetml prepare
 
 demo: setup
 	$(BIN)/budgetml models pull
 	$(BIN)/budgetml run vectorization
 
 test: setup
+	scripts/install-system-packages.sh chromium
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy

@@ -207,6 +207,24 @@ def tasks() -> None:
     console.print(table)
 
 
+@app.command()
+def prepare(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="tasks to prepare (default: every built-in task)")
+    ] = None,
+) -> None:
+    """Build the data of built-in tasks now (runs also do it on first use)."""
+    for name in names or builtin_task_names():
+        task = find_task(name)
+        if not (task.scripts_dir / "prepare.py").is_file():
+            console.print(f"{task.name}: no data to build")
+            continue
+        started = time.monotonic()
+        with console.status(f"preparing {task.name}"):
+            task.prepare()
+        console.print(f"{task.name}: ready in {time.monotonic() - started:.1f} s ({task.data_dir})")
+
+
 def _recorded_baseline(events: list[dict[str, Any]]) -> float | None:
     for event in events:
         if event["event"] == "baseline":
