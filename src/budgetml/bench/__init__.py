@@ -1,0 +1,1 @@
+"""The benchmark harness: sweep tasks × configs × seeds, store results, write reports."""

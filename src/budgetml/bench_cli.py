@@ -1,0 +1,103 @@
+"""`budgetml bench` and `budgetml report`: parse arguments, call budgetml.bench, print."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from budgetml.bench.executors import Executor, LocalExecutor, RayExecutor
+from budgetml.bench.progress import RichProgress
+from budgetml.bench.report import dollars
+from budgetml.bench.report_html import write_report
+from budgetml.bench.sweep import plan_sweep, run_sweep
+from budgetml.errors import BudgetMLError
+
+console = Console()
+errors = Console(stderr=True, soft_wrap=True)
+
+
+class ExecutorKind(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
+def bench(
+    tasks: Annotated[
+        str, typer.Option(help="comma-separated built-in task names or folders; 'all' = built-ins")
+    ],
+    configs: Annotated[str, typer.Option(help="comma-separated preset names or YAML files")],
+    out: Annotated[Path, typer.Option(help="the sweep folder; rerun to resume it")],
+    runs: Annotated[int, typer.Option(min=1, help="runs (seeds 0..N-1) per task and config")] = 1,
+    executor: Annotated[
+        ExecutorKind, typer.Option(help="local worker processes, or Ray tasks")
+    ] = ExecutorKind.local,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="runs at once (default: 1 locally, every CPU on Ray)"),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="a running Ray cluster ('auto', 'ray://host:10001'); default: local"),
+    ] = None,
+    budget_usd: Annotated[
+        float | None,
+        typer.Option(min=0, help="cap in USD on what all runs in the sweep folder charge"),
+    ] = None,
+) -> None:
+    """Run every task × config × seed as an isolated run; results in OUT/results.sqlite."""
+    if ray_address and executor is not ExecutorKind.ray:
+        raise BudgetMLError("--ray-address needs --executor ray")
+    specs = plan_sweep(_split(tasks), _split(configs), runs)
+    pool: Executor = (
+        RayExecutor(ray_address, workers)
+        if executor is ExecutorKind.ray
+        else LocalExecutor(workers or 1)
+    )
+    errors.print(
+        f"[bold]BudgetML bench[/] {len(specs)} runs on {pool.slots} {executor.value} "
+        f"worker(s) → {out}",
+        highlight=False,
+    )
+    with RichProgress(errors) as progress:
+        outcome = run_sweep(specs, out, pool, budget_usd, progress)
+    written = write_report(out)
+    _print_table(out)
+    console.print(
+        f"{outcome.finished}/{outcome.total} runs finished, {outcome.successes} succeeded; "
+        f"the sweep folder has charged {dollars(outcome.spent_usd)} · "
+        + ", ".join(str(path) for path in written),
+        highlight=False,
+    )
+    if outcome.not_started:
+        errors.print(
+            f"{outcome.not_started} run(s) not started: the sweep budget (--budget-usd) cannot "
+            "cover their cap; rerun with a larger one to start them",
+            highlight=False,
+        )
+    if outcome.crashed:
+        raise BudgetMLError(
+            f"{outcome.crashed} run(s) crashed (see the crash column of {out}/results.sqlite); "
+            "rerun the same command to retry them"
+        )
+
+
+def report(
+    folder: Annotated[Path, typer.Argument(help="a bench folder, or a folder of run directories")],
+) -> None:
+    """Write table.md, table.csv and an offline report.html for a sweep or a folder of runs."""
+    written = write_report(folder)
+    _print_table(folder)
+    console.print("written: " + ", ".join(str(path) for path in written), highlight=False)
+
+
+def _print_table(folder: Path) -> None:
+    table = (folder / "table.md").read_text(encoding="utf-8")
+    console.print(table, markup=False, highlight=False, soft_wrap=True)
+
+
+def _split(items: str) -> list[str]:
+    return [item.strip() for item in items.split(",") if item.strip()]

@@ -1,0 +1,159 @@
+"""`budgetml report`: the Table 2 files and the offline HTML, from a sweep or a folder of runs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from budgetml.bench.report import build_table, collect_runs, table_markdown
+from budgetml.bench.report_html import write_report
+from budgetml.bench.trace_view import read_steps
+from budgetml.config import load_config
+from budgetml.env.task import find_task
+from budgetml.run import run_task
+from budgetml.trace import Trace
+from tests.bench.conftest import SweepInputs
+
+
+def md_rows(table_md: str) -> dict[str, list[str]]:
+    lines = [line for line in table_md.splitlines() if line.startswith("| ")]
+    return {
+        cells[0]: cells[1:]
+        for cells in ([c.strip() for c in line.strip("| ").split(" | ")] for line in lines)
+    }
+
+
+def test_the_markdown_table_has_success_and_both_costs_per_task_and_config(
+    local_sweep: Path,
+) -> None:
+    rows = md_rows((local_sweep / "table.md").read_text())
+    assert rows["task"] == [
+        "eager success",
+        "eager $/run",
+        "eager $/run (free tier)",
+        "lazy success",
+        "lazy $/run",
+        "lazy $/run (free tier)",
+    ]
+    accuracy, loss, average = rows["tiny-accuracy"], rows["tiny-loss"], rows["**Average**"]
+    assert accuracy[0] == "100.0% (n=3)" and loss[0] == "0.0% (n=3)"
+    assert average[0] == "50.0% (n=6)" and average[3] == "0.0% (n=6)"
+    assert accuracy[1] == accuracy[2] != "$0"  # eager's model is paid for
+    assert accuracy[4] != "$0" and accuracy[5] == "$0"  # lazy's model is on a free tier
+
+
+def test_the_csv_table_holds_the_same_figures_as_numbers(local_sweep: Path) -> None:
+    rows = list(csv.DictReader(io.StringIO((local_sweep / "table.csv").read_text())))
+    assert [row["task"] for row in rows] == ["tiny-accuracy", "tiny-loss", "Average"]
+    assert [row["eager success %"] for row in rows] == ["100.0", "0.0", "50.0"]
+    assert [row["eager runs"] for row in rows] == ["3", "3", "6"]
+    assert float(rows[0]["lazy cost_usd per run"]) > 0
+    assert float(rows[0]["lazy cost_usd_free_tier per run"]) == 0
+    assert "wall" not in (local_sweep / "table.csv").read_text()
+
+
+def test_the_html_report_is_self_contained(local_sweep: Path) -> None:
+    page = (local_sweep / "report.html").read_text()
+    assert "<link" not in page and not re.search(r"\ssrc=", page)
+    assert set(re.findall(r"https?://[^\s\"'<>]+", page)) <= {"http://www.w3.org/2000/svg"}
+    assert page.count('class="point') == 2 * 2  # two scatters, one point per config each
+    assert page.count('<details class="run"') == 12
+    assert 'href="#cell-tiny-accuracy--eager"' in page
+    assert 'id="run-tiny-loss--lazy--seed-2"' in page
+
+
+def test_the_report_command_writes_the_three_files(local_sweep: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "sweep"
+    shutil.copytree(local_sweep, copy)
+    for name in ("table.md", "table.csv", "report.html"):
+        (copy / name).unlink()
+    result = subprocess.run(
+        [sys.executable, "-m", "budgetml", "report", str(copy)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (copy / "table.md").read_bytes() == (local_sweep / "table.md").read_bytes()
+    assert (copy / "report.html").is_file() and (copy / "table.csv").is_file()
+
+
+def test_a_folder_without_runs_is_one_line_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "budgetml", "report", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error:") and "holds no runs" in result.stderr
+
+
+def test_runs_made_one_by_one_are_reported_without_a_results_database(
+    sweep_inputs: SweepInputs, local_sweep: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "runs"
+    for task in sweep_inputs.tasks:
+        for config in sweep_inputs.configs:
+            label, run_config = load_config(config)
+            for seed in range(3):
+                run_task(
+                    find_task(task),
+                    run_config,
+                    config_label=label,  # as `budgetml run` labels it: the path
+                    run_dir=folder / f"{Path(task).name}-{Path(config).stem}-s{seed}",
+                    seed=seed,
+                )
+    write_report(folder)
+    assert not (folder / "results.sqlite").exists()
+    assert (folder / "table.md").read_bytes() == (local_sweep / "table.md").read_bytes()
+    page = (folder / "report.html").read_text()
+    assert (
+        page.count('<details class="run"') == 12 and 'href="tiny-loss-lazy-s2/trace.jsonl"' in page
+    )
+
+
+def test_a_run_with_the_same_task_config_and_seed_twice_gets_two_anchors(
+    local_sweep: Path, tmp_path: Path
+) -> None:
+    source = local_sweep / "runs" / "tiny-accuracy" / "eager" / "seed-0"
+    for copy in ("first", "second"):
+        shutil.copytree(source, tmp_path / copy)
+    runs = collect_runs(tmp_path)
+    assert [run.anchor for run in runs] == [
+        "run-tiny-accuracy--eager--seed-0",
+        "run-tiny-accuracy--eager--seed-0-2",
+    ]
+    assert "100.0% (n=2)" in table_markdown(build_table(runs))
+
+
+def test_the_trace_viewer_marks_escalations_expert_calls_and_the_answering_model(
+    tmp_path: Path,
+) -> None:
+    trace = Trace(tmp_path / "trace.jsonl")
+    call = {"input_tokens": 100, "output_tokens": 10, "cost_usd": 0.001, "cached": False}
+    trace.record("llm_call", agent="planner", model="cheap", **call)
+    trace.record("format_failure", model="cheap", attempt=1, error="no Action")
+    trace.record("escalation", from_model="cheap", to_model="strong", reason="format: no Action")
+    trace.record("llm_call", agent="planner", model="strong", **call)
+    trace.record("llm_call", agent="expert", model="strong", **call)
+    trace.record(
+        "step",
+        step=1,
+        action="Request Help from a Planning Expert",
+        action_input={"stuck_on": "x"},
+        observation="use numpy " * 500,
+    )
+    trace.record("llm_call", agent="planner", model="cheap", **call)
+    trace.record("error", step=2, message="no level gave a usable reply")
+    trace.close()
+    first, last = read_steps(tmp_path) or []
+    assert first.tried == ["cheap", "strong"] and first.answered_by == "strong"
+    assert first.escalations == ["cheap → strong: format: no Action"]
+    assert (first.expert_calls, first.format_failures, first.input_tokens) == (1, 1, 300)
+    assert last.action is None and last.observation.startswith("error: no level")
