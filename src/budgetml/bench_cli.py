@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from budgetml.bench.executors import Executor, LocalExecutor, RayExecutor
+from budgetml.bench.experiment import Experiment, load_experiment
 from budgetml.bench.progress import RichProgress
 from budgetml.bench.report import dollars
 from budgetml.bench.report_html import write_report
@@ -27,11 +28,20 @@ class ExecutorKind(StrEnum):
 
 def bench(
     tasks: Annotated[
-        str, typer.Option(help="comma-separated built-in task names or folders; 'all' = built-ins")
-    ],
-    configs: Annotated[str, typer.Option(help="comma-separated preset names or YAML files")],
-    out: Annotated[Path, typer.Option(help="the sweep folder; rerun to resume it")],
-    runs: Annotated[int, typer.Option(min=1, help="runs (seeds 0..N-1) per task and config")] = 1,
+        str | None,
+        typer.Option(help="comma-separated built-in task names or folders; 'all' = built-ins"),
+    ] = None,
+    configs: Annotated[
+        str | None, typer.Option(help="comma-separated preset names or YAML files")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="the sweep folder; rerun to resume it")] = None,
+    runs: Annotated[
+        int | None, typer.Option(min=1, help="runs (seeds 0..N-1) per task and config")
+    ] = None,
+    experiment: Annotated[
+        Path | None,
+        typer.Option(help="YAML naming tasks, configs, runs and out; flags given win"),
+    ] = None,
     executor: Annotated[
         ExecutorKind, typer.Option(help="local worker processes, or Ray tasks")
     ] = ExecutorKind.local,
@@ -51,7 +61,13 @@ def bench(
     """Run every task × config × seed as an isolated run; results in OUT/results.sqlite."""
     if ray_address and executor is not ExecutorKind.ray:
         raise BudgetMLError("--ray-address needs --executor ray")
-    specs = plan_sweep(_split(tasks), _split(configs), runs)
+    defined = load_experiment(experiment) if experiment else Experiment()
+    task_names = _split(tasks) if tasks else defined.tasks
+    config_names = _split(configs) if configs else defined.configs
+    out = out or defined.out
+    if not task_names or not config_names or out is None:
+        raise BudgetMLError("bench needs --tasks, --configs and --out (or an --experiment file)")
+    specs = plan_sweep(task_names, config_names, runs or defined.runs)
     pool: Executor = (
         RayExecutor(ray_address, workers)
         if executor is ExecutorKind.ray
