@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from budgetml.env.task import builtin_task_names
 from tests.llm.openai_server import OpenAICompatServer, Reply
 
 DEMO = Path(__file__).parents[1] / "src" / "budgetml" / "demo" / "vectorization-demo.json"
@@ -40,7 +41,9 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: st
 def test_tasks_lists_the_builtin_tasks(tmp_path: Path) -> None:
     result = budgetml("tasks", cwd=tmp_path)
     assert result.returncode == 0
-    assert "vectorization" in result.stdout and "measured at run time" in result.stdout
+    assert "vectorization" in result.stdout and "per run" in result.stdout
+    for name in builtin_task_names():
+        assert name in result.stdout
 
 
 def test_a_missing_task_is_one_line(tmp_path: Path) -> None:

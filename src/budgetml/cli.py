@@ -13,8 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from budgetml import bench_cli
 from budgetml.agents.planner import Step
-from budgetml.config import load_config, preset_names
+from budgetml.config import RunConfig, load_config, preset_names
 from budgetml.env.project import Project, project_task
 from budgetml.env.sandbox import Sandbox
 from budgetml.env.task import builtin_task_names, find_task, load_task
@@ -22,6 +23,7 @@ from budgetml.errors import BudgetMLError
 from budgetml.models_cli import models_app
 from budgetml.project_cli import init_task
 from budgetml.replay import replay_run
+from budgetml.resume import check_settings, finished_summary, read_run, resume_run
 from budgetml.run import run_task
 from budgetml.summary import RunSummary, improvement, is_success
 from budgetml.trace import read_trace
@@ -38,14 +40,22 @@ errors = Console(stderr=True, soft_wrap=True)
 
 @app.command()
 def run(
-    task: Annotated[str, typer.Argument(help="a built-in task name or a task folder")],
+    task: Annotated[
+        str | None,
+        typer.Argument(
+            help="a built-in task name or a task folder (may be left out with --resume)",
+            show_default=False,
+        ),
+    ] = None,
     model: Annotated[str | None, typer.Option(help="use this model in every role")] = None,
     api_base: Annotated[
         str | None, typer.Option(help="OpenAI-compatible server URL for --model")
     ] = None,
     config: Annotated[str | None, typer.Option(help="preset name or YAML file")] = None,
     max_steps: Annotated[int | None, typer.Option(min=1, help="step cap (default 30)")] = None,
-    seed: Annotated[int, typer.Option(help="seed passed to the models")] = 0,
+    seed: Annotated[
+        int | None, typer.Option(help="seed passed to the models (default 0)", show_default=False)
+    ] = None,
     budget_usd: Annotated[
         float | None, typer.Option(min=0, help="hard cap in USD: no call that could cross it")
     ] = None,
@@ -76,11 +86,40 @@ def run(
     metric: Annotated[
         str | None, typer.Option(help="for any folder: the score's name (default score)")
     ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="go on with the killed run in this run directory from its last complete step",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the agent on a task until Final Answer or the step cap, then score it.
 
     TASK is a built-in task, a task folder, or any project folder given with --goal and --eval.
     """
+    settings = {
+        "max_steps": max_steps,
+        "budget_usd": budget_usd,
+        "cache": cache,
+        "retrieval": retrieval,
+    }
+    given = any(v is not None for v in (config, model, api_base, *settings.values()))
+    if resume is not None:
+        if goal is not None or eval_command is not None or metric is not None:
+            raise BudgetMLError(
+                "--goal, --eval and --metric describe a new project; --resume goes on with the "
+                "recorded task, so leave them out"
+            )
+        if out is not None and out.resolve() != resume.resolve():
+            raise BudgetMLError("--resume goes on in the run's own directory; leave --out out")
+        flags = (model, api_base, settings)
+        _resume(resume, task, (config, *flags) if given else None, seed, higher_is_better)
+        return
+    if task is None:
+        raise BudgetMLError(
+            "name the task to run: a built-in task (`budgetml tasks` lists them) or a task folder"
+        )
     if goal is not None or eval_command is not None or metric is not None:
         if goal is None or eval_command is None:
             raise BudgetMLError("a project folder needs both --goal TEXT and --eval COMMAND")
@@ -90,18 +129,8 @@ def run(
         found = find_task(task)
     if higher_is_better is not None:
         found = found.with_direction(higher_is_better)
-    label, run_config = load_config(config)
-    if model:
-        run_config = run_config.with_model(model, api_base)
-    elif api_base:
-        raise BudgetMLError("--api-base needs --model (the model served at that address)")
-    overrides = {
-        "max_steps": max_steps,
-        "budget_usd": budget_usd,
-        "cache": cache,
-        "retrieval": retrieval,
-    }
-    run_config = run_config.with_settings(**{k: v for k, v in overrides.items() if v is not None})
+    label, run_config = _run_config(config, model, api_base, settings)
+    seed = seed or 0
     run_dir = out or Path("runs") / f"{found.name}-{time.strftime('%Y%m%d-%H%M%S')}-s{seed}"
     models = " → ".join(entry.model for entry in run_config.planner)
     console.print(f"[bold]BudgetML[/] task [cyan]{found.name}[/] · planner {models} · {run_dir}")
@@ -114,6 +143,53 @@ def run(
         on_step=lambda step: _print_step(step, run_config.max_steps),
         on_note=lambda note: console.print(f"[dim]· {note}[/]"),
     )
+    _finish(summary, run_dir)
+
+
+def _run_config(
+    config: str | None, model: str | None, api_base: str | None, settings: dict[str, Any]
+) -> tuple[str, RunConfig]:
+    """The preset or file, then --model in every role, then the other settings given."""
+    label, run_config = load_config(config)
+    if model is not None:
+        run_config = run_config.with_model(model, api_base)
+    elif api_base:
+        raise BudgetMLError("--api-base needs --model (the model served at that address)")
+    given = {k: v for k, v in settings.items() if v is not None}
+    return label, run_config.with_settings(**given)
+
+
+def _resume(
+    run_dir: Path,
+    task: str | None,
+    flags: tuple[str | None, str | None, str | None, dict[str, Any]] | None,
+    seed: int | None,
+    higher_is_better: bool | None,
+) -> None:
+    """`run --resume`: a finished run is left alone; a killed one goes on as recorded, and
+    settings given again must be the recorded ones (those not given are taken from it)."""
+    done = finished_summary(run_dir)
+    if done is not None:
+        console.print(f"{run_dir} has already finished (status {done.status}); nothing to resume")
+        return
+    recorded = read_run(run_dir, task, seed)
+    chosen = None
+    if flags is not None:
+        config, model, api_base, settings = flags
+        base = config or str(run_dir / "config.yaml")
+        chosen = _run_config(base, model, api_base, settings)[1]
+    check_settings(recorded, chosen, higher_is_better)
+    max_steps = recorded.config.max_steps
+    console.print(f"[bold]BudgetML[/] resuming [cyan]{recorded.task.name}[/] · {run_dir}")
+    summary = resume_run(
+        recorded,
+        on_step=lambda step: _print_step(step, max_steps),
+        on_note=lambda note: console.print(f"[dim]· {note}[/]"),
+    )
+    _finish(summary, run_dir)
+
+
+def _finish(summary: RunSummary, run_dir: Path) -> None:
     _print_summary(summary, run_dir)
     if summary.status == "error":
         raise BudgetMLError(f"the run stopped early: {summary.error}")
@@ -122,6 +198,8 @@ def run(
 config_app = typer.Typer(help="Show the shipped configuration presets.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(models_app, name="models")
+app.command("bench")(bench_cli.bench)
+app.command("report")(bench_cli.report)
 app.command("init-task")(init_task)
 
 
@@ -177,7 +255,8 @@ def evaluate(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -
         raise BudgetMLError(f"{trace_file} has no run_start event; the run never started")
     task = load_task(Path(start["task_dir"])).with_direction(bool(start["higher_is_better"]))
     baseline = _recorded_baseline(events)
-    sandbox = Sandbox(run_dir / "scratch")
+    settings = load_config(str(run_dir / "config.yaml"))[1].sandbox
+    sandbox = Sandbox.for_run(run_dir, settings, task.root)
     score = task.score(run_dir / "workspace", sandbox, str(start["python"]))
     change = improvement(score.value, baseline)
     table = Table(show_header=False, box=None)
@@ -192,17 +271,22 @@ def evaluate(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -
 @app.command()
 def tasks() -> None:
     """List the built-in tasks."""
-    table = Table("name", "MLAgentBench task", "category", "metric", "better", "baseline")
+    table = Table(box=None, pad_edge=False)
+    wide = console.width >= 100  # the category is the column a narrow terminal can spare
+    for column in ("name", "stands in for", "metric", "better", "baseline", "category")[
+        : 6 if wide else 5
+    ]:
+        table.add_column(column, no_wrap=True)
     for name in builtin_task_names():
         spec = find_task(name).spec
-        baseline = "measured at run time" if spec.baseline is None else _fmt(spec.baseline)
+        baseline = "per run" if spec.baseline is None else _fmt(spec.baseline)
         table.add_row(
             name,
             spec.stands_in_for or "-",
-            spec.category,
             spec.metric,
             "higher" if spec.higher_is_better else "lower",
             baseline,
+            *([spec.category] if wide else []),
         )
     console.print(table)
 
@@ -235,13 +319,18 @@ def _recorded_baseline(events: list[dict[str, Any]]) -> float | None:
 
 def _print_step(step: Step, max_steps: int) -> None:
     args = json.dumps(step.reply.action_input, ensure_ascii=False)
-    args = args if len(args) <= 120 else args[:117] + "..."
+    args = _printable(args if len(args) <= 120 else args[:117] + "...")
     console.print(
         f"[bold]step {step.number}/{max_steps}[/] [green]{step.reply.action}[/] {escape(args)}",
         highlight=False,
     )
     for line in step.observation.strip().splitlines()[:3]:
-        console.print(f"  [dim]{escape(line[:160])}[/]", highlight=False)
+        console.print(f"  [dim]{escape(_printable(line[:160]))}[/]", highlight=False)
+
+
+def _printable(text: str) -> str:
+    """What a script or a model wrote, safe for a terminal: no control sequences or NULs."""
+    return "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
 
 
 def _print_summary(summary: RunSummary, run_dir: Path) -> None:
@@ -281,6 +370,10 @@ def main() -> None:
         app()
     except BudgetMLError as exc:
         errors.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        sys.exit(1)
+    except OSError as exc:  # a file or folder that cannot be used (e.g. a task's env/ is a file)
+        where = f": {exc.filename}" if exc.filename else ""
+        errors.print(f"[red]error:[/] {escape(str(exc.strerror or exc) + where)}", highlight=False)
         sys.exit(1)
     except KeyboardInterrupt:
         errors.print("interrupted")

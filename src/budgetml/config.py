@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from budgetml.errors import ConfigError
 
@@ -24,32 +24,77 @@ class _Strict(BaseModel):
 class ModelEntry(_Strict):
     """One model as litellm names it (or `scripted:PATH`), with how hard to try it."""
 
-    model: str = Field(min_length=1)
+    model: str
     retries: int = Field(default=3, ge=1, description="m: tries before a format failure escalates")
     api_base: str | None = None
     max_tokens: int = Field(default=2000, gt=0)
+
+    @field_validator("model")
+    @classmethod
+    def _a_model_name(cls, name: str) -> str:
+        if not name.strip():
+            raise ValueError("the model name is empty")
+        if name != name.strip() or any(ord(ch) < 32 for ch in name):
+            raise ValueError(
+                f"the model name {name!r} has spaces around it or control characters in it"
+            )
+        return name
+
+    @field_validator("api_base")
+    @classmethod
+    def _an_http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"api_base must be an http:// or https:// URL (e.g. http://127.0.0.1:8080/v1), "
+                f"got {url!r}"
+            )
+        return url
 
 
 class Price(_Strict):
     """USD per million tokens."""
 
-    input: float = Field(ge=0)
-    output: float = Field(ge=0)
-    cached_input: float | None = Field(default=None, ge=0)
+    input: float = Field(ge=0, allow_inf_nan=False)
+    output: float = Field(ge=0, allow_inf_nan=False)
+    cached_input: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     free_tier: bool = False
 
 
 class Temperature(_Strict):
-    planner: float = Field(default=0.2, ge=0, le=2)
-    worker: float = Field(default=0.01, ge=0, le=2)
+    planner: float = Field(default=0.2, ge=0, le=2, allow_inf_nan=False)
+    worker: float = Field(default=0.01, ge=0, le=2, allow_inf_nan=False)
 
 
 class SandboxConfig(_Strict):
+    """How scripts run (docs/ARCHITECTURE.md, "Sandbox"); the limits hold per process."""
+
     python: str | None = Field(default=None, description="interpreter for scripts; None = ours")
     script_timeout_s: float | None = Field(
         default=None, gt=0, description="overrides the task's per-script timeout"
     )
     output_limit_chars: int = Field(default=10_000, ge=200)
+    isolation: Literal["auto", "bubblewrap", "process"] = Field(
+        default="auto",
+        description="auto: bubblewrap where it works, else process (with a warning); "
+        "bubblewrap: refuse to run without it; process: limits and a clean environment only",
+    )
+    memory_mb: int | None = Field(default=8192, gt=0, description="None: unlimited")
+    cpu_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="None: the script timeout times the number of CPUs",
+    )
+    file_size_mb: int | None = Field(default=1024, gt=0, description="largest file a script writes")
+    max_processes: int | None = Field(
+        default=512, gt=0, description="processes and threads a script may run at once"
+    )
+    hidden_paths: list[Path] = Field(
+        default_factory=list, description="hidden from scripts besides HOME, caches, run, task"
+    )
+    readable_paths: list[Path] = Field(
+        default_factory=list, description="stay readable even inside a hidden path"
+    )
 
 
 class RunConfig(_Strict):
@@ -63,7 +108,9 @@ class RunConfig(_Strict):
     max_steps: int = Field(default=30, ge=1)
     temperature: Temperature = Temperature()
     prices: dict[str, Price] = Field(default_factory=dict)
-    budget_usd: float | None = Field(default=None, gt=0, description="hard cap for the run")
+    budget_usd: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False, description="hard cap for the run"
+    )
     cache: bool = Field(default=False, description="answer repeated calls from the cache")
     sandbox: SandboxConfig = SandboxConfig()
 
@@ -73,7 +120,11 @@ class RunConfig(_Strict):
 
     def with_model(self, model: str, api_base: str | None = None) -> RunConfig:
         """The same config with `model` in every role (the cascade collapses to one level)."""
-        entry = ModelEntry(model=model, api_base=api_base)
+        try:
+            entry = ModelEntry(model=model, api_base=api_base)
+        except ValidationError as exc:
+            problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise ConfigError(f"--model/--api-base: {problem}") from None
         expert = entry if self.expert is not None else None
         return self.model_copy(update={"planner": [entry], "worker": entry, "expert": expert})
 
@@ -99,12 +150,16 @@ def load_config(name_or_path: str | None = None) -> tuple[str, RunConfig]:
     """Load a preset by name or a YAML file by path; returns (label, config)."""
     name_or_path = name_or_path or DEFAULT_PRESET
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    if path.suffix in (".yaml", ".yml", ".json") or path.exists():
+        if path.is_dir():
+            raise ConfigError(f"config {path} is a folder; give a YAML file or a preset name")
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
-        return str(path), parse_config(
-            path.read_text(encoding="utf-8", errors="replace"), str(path)
-        )
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+        return str(path), parse_config(text, str(path))
     if name_or_path not in preset_names():
         raise ConfigError(
             f"no preset named {name_or_path!r} and no such file; "
@@ -115,26 +170,43 @@ def load_config(name_or_path: str | None = None) -> tuple[str, RunConfig]:
 
 
 def parse_config(text: str, source: str) -> RunConfig:
+    """A config from YAML (or JSON) text; any problem is a ConfigError naming `source`."""
     try:
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source} is not valid YAML: {_first_line(str(exc))}") from None
+    except RecursionError:
+        raise ConfigError(f"{source} is not a usable config: it is nested too deeply") from None
+    return config_from_dict(data, source)
+
+
+def config_from_dict(data: Any, source: str) -> RunConfig:
+    """Validate settings already parsed (a YAML or JSON document); errors are ConfigErrors."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source} must be a YAML mapping of settings, got {type(data).__name__}")
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{source}: {describe_validation_error(exc)}") from None
+    except RecursionError:
+        raise ConfigError(f"{source} is not a usable config: it is nested too deeply") from None
 
 
 def describe_validation_error(exc: ValidationError) -> str:
     """The first problem pydantic found, as `where: what`, plus how many more there are."""
     errors = exc.errors()
     first = errors[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    where = _clip(".".join(str(part) for part in first["loc"]) or "(top level)")
     message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+    message = message.removeprefix("Value error, ")
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     return f"{where}: {message}{more}"
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    """Echo at most `limit` characters of a user's key, on one line."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _first_line(text: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +50,22 @@ class ReplayModel:
         recorded = [(m["role"], m["content"]) for m in call["messages"]]
         if recorded != [(m.role, m.content) for m in messages]:
             self.prompt_mismatches += 1
-        usage = Usage(call["input_tokens"], call["output_tokens"], call["cached_input_tokens"])
-        return Completion(call["reply"], self.name, usage, call["cost_usd"], 0.0, cached=True)
+        return replace(recorded_completion(call), latency_s=0.0, cached=True)
+
+
+def recorded_completion(call: dict[str, Any]) -> Completion:
+    """The completion an `llm_call` event recorded, as the model returned it then."""
+    usage = Usage(
+        int(call["input_tokens"]), int(call["output_tokens"]), int(call["cached_input_tokens"])
+    )
+    return Completion(
+        text=str(call["reply"]),
+        model=str(call["model"]),
+        usage=usage,
+        cost_usd=float(call["cost_usd"]),
+        latency_s=float(call.get("latency_s") or 0.0),
+        cached=bool(call.get("cached")),
+    )
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from budgetml.agents.planner import PlanningFailed, Step
 from budgetml.agents.team import Team, assemble_team
+from budgetml.checkpoint import Checkpoints
 from budgetml.config import ModelEntry, RunConfig
 from budgetml.env.actions import FINAL_ANSWER, ActionContext, execute
 from budgetml.env.sandbox import Sandbox
@@ -24,6 +28,13 @@ from budgetml.llm.ledger import CostLedger
 from budgetml.summary import RunSummary, Status, improvement, is_success
 from budgetml.trace import Trace
 
+if TYPE_CHECKING:
+    from budgetml.resume import Resumption
+
+
+def _no_fields(completion: Completion) -> dict[str, Any]:
+    return {}
+
 
 @dataclass
 class RunRecorder:
@@ -31,6 +42,7 @@ class RunRecorder:
 
     trace: Trace
     ledger: CostLedger
+    call_fields: Callable[[Completion], dict[str, Any]] = _no_fields  # e.g. recovered=True
     format_failures: int = 0
     escalations: int = 0
     expert_calls: int = 0
@@ -51,6 +63,7 @@ class RunRecorder:
             cost_usd=completion.cost_usd,
             cached=completion.cached,
             latency_s=round(completion.latency_s, 4),
+            **self.call_fields(completion),
         )
 
     def format_failure(self, model: str, attempt: int, error: str) -> None:
@@ -60,6 +73,16 @@ class RunRecorder:
     def escalation(self, from_model: str, to_model: str, reason: str) -> None:
         self.escalations += 1
         self.trace.record("escalation", from_model=from_model, to_model=to_model, reason=reason)
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Where a run stands after a complete step: what a checkpoint gives back on resume."""
+
+    baseline: Baseline
+    steps: tuple[Step, ...] = ()
+    lifelines_used: int = 0
+    undo: Mapping[str, Sequence[str | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -80,49 +103,47 @@ def run_task(
     make_model: Callable[[ModelEntry], Model] | None = None,
     on_step: Callable[[Step], None] = lambda step: None,
     on_note: Callable[[str], None] = lambda note: None,
+    resume: Resumption | None = None,
 ) -> RunSummary:
     """Run the agent team on `task` in a fresh `run_dir` and score what it leaves.
 
     Problems with the set-up (a missing key, an unpriced model, a used run directory) raise
     before anything is written; a model that fails mid-run ends the run with status `error`.
+    With `resume` (resume.py), the run goes on in `run_dir` from its last checkpoint instead.
     """
-    started = time.monotonic()
+    started = time.monotonic() - (resume.elapsed_s if resume else 0.0)
     build = make_model or (lambda e: models.make_model(e, config.prices, seed))
     ledger = CostLedger(frozenset(m for m, p in config.prices.items() if p.free_tier))
     cache = ResponseCache(default_cache_path()) if config.cache else None
     built = {e.model: _guarded(build(e), ledger, config, cache, seed) for e in _entries(config)}
-    _claim_run_dir(run_dir)
-    (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
+    if resume is None:
+        _claim_run_dir(run_dir)
+        (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
+    else:  # calls paid for before the kill are answered from their recorded replies first
+        built = {name: resume.serve_recorded(model) for name, model in built.items()}
+    lock = _lock(run_dir)
     trace = Trace(run_dir / "trace.jsonl")
-    recorder = RunRecorder(trace, ledger)
-    sandbox = Sandbox(run_dir / "scratch", config.sandbox.output_limit_chars)
+    recorder = RunRecorder(trace, ledger, resume.call_fields if resume else _no_fields)
+    sandbox = Sandbox.for_run(run_dir, config.sandbox, task.root)
     python = config.sandbox.python or sys.executable
-    trace.record(
-        "run_start",
-        task=task.name,
-        task_dir=str(task.root),
-        config=config_label,
-        seed=seed,
-        metric=task.spec.metric,
-        higher_is_better=task.spec.higher_is_better,
-        python=python,
-    )
     try:
-        task.prepare(on_note)
-        on_note(
-            "measuring the baseline" if task.spec.baseline is None else "baseline from task.yaml"
-        )
-        baseline = task.measure_baseline(sandbox, python, run_dir)
-        trace.record("baseline", value=baseline.value, source=baseline.source)
-        on_note(f"baseline {task.spec.metric} = {baseline.value} ({baseline.source})")
-        task.make_workspace(run_dir / "workspace")
+        state = resume.restore(trace, recorder) if resume else None
+        fresh = state is None
+        if state is None:
+            identity = {"config": config_label, "seed": seed}
+            state = RunState(_set_up(task, identity, sandbox, python, run_dir, trace, on_note))
         workspace = Workspace(run_dir / "workspace", run_dir / "backups", task.read_only)
+        workspace.restore_undo_state(state.undo)
         timeout = config.sandbox.script_timeout_s or task.spec.script_timeout_s
         context = ActionContext(workspace, sandbox, python, timeout)
         team = assemble_team(
             config, task.research_problem, lambda e: built[e.model], recorder, run_dir
         )
-        outcome = _loop(task, team, context, config, trace, on_step)
+        team.lifelines.used = state.lifelines_used
+        checkpoints = Checkpoints(run_dir, trace, workspace, team.lifelines, len(state.steps))
+        if fresh:
+            checkpoints.save(0)
+        outcome = _loop(task, team, context, config, trace, on_step, checkpoints, state.steps)
         on_note("scoring the workspace")
         score = task.score(workspace.root, sandbox, python)
         trace.record("score", value=score.value, error=score.error)
@@ -131,7 +152,7 @@ def run_task(
             config_label,
             seed,
             outcome,
-            baseline,
+            state.baseline,
             score.value,
             score.error,
             recorder,
@@ -141,9 +162,38 @@ def run_task(
         trace.record("run_end", status=summary.status, success=summary.success)
     finally:
         trace.close()
+        os.close(lock)
         if cache is not None:
             cache.close()
     return summary
+
+
+def _set_up(
+    task: Task,
+    identity: Mapping[str, Any],
+    sandbox: Sandbox,
+    python: str,
+    run_dir: Path,
+    trace: Trace,
+    on_note: Callable[[str], None],
+) -> Baseline:
+    """Record the start, prepare the task, get the baseline and make the workspace."""
+    trace.record(
+        "run_start",
+        task=task.name,
+        task_dir=str(task.root),
+        **identity,
+        metric=task.spec.metric,
+        higher_is_better=task.spec.higher_is_better,
+        python=python,
+    )
+    task.prepare(on_note)
+    on_note("measuring the baseline" if task.spec.baseline is None else "baseline from task.yaml")
+    baseline = task.measure_baseline(sandbox, python, run_dir)
+    trace.record("baseline", value=baseline.value, source=baseline.source)
+    on_note(f"baseline {task.spec.metric} = {baseline.value} ({baseline.source})")
+    task.make_workspace(run_dir / "workspace")
+    return baseline
 
 
 def _guarded(
@@ -170,10 +220,13 @@ def _loop(
     config: RunConfig,
     trace: Trace,
     on_step: Callable[[Step], None],
+    checkpoints: Checkpoints,
+    done: Sequence[Step],
 ) -> RunOutcome:
-    """Plan → act → observe → record; worker and expert actions may call models too."""
-    outcome = RunOutcome()
-    for number in range(1, config.max_steps + 1):
+    """Plan → act → observe → record, after the steps `done` already; worker and expert actions
+    may call models too. Each complete step but the last is a checkpoint to resume from."""
+    outcome = RunOutcome(steps=list(done))
+    for number in range(len(done) + 1, config.max_steps + 1):
         steps_left = config.max_steps - number + 1
         try:
             reply = team.planner.next_action(task.research_problem, outcome.steps, steps_left)
@@ -187,6 +240,7 @@ def _loop(
                 action=reply.action,
                 action_input=reply.action_input,
                 observation=step.observation,
+                reply=reply.raw,
             )
             on_step(step)
             if reply.action == FINAL_ANSWER:
@@ -194,6 +248,7 @@ def _loop(
                 outcome.final_answer = str(reply.action_input["final_answer"])
                 return outcome
             team.planner.observe(step)
+            checkpoints.save(number)
         except (PlanningFailed, ModelError) as exc:
             outcome.status, outcome.error = "error", str(exc)
             trace.record("error", step=number, message=str(exc))
@@ -245,6 +300,31 @@ def _summarise(
 
 
 def _claim_run_dir(run_dir: Path) -> None:
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise BudgetMLError(f"run directory {run_dir} already exists and is not empty; pick --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        if run_dir.exists() and not run_dir.is_dir():
+            raise BudgetMLError(f"run directory {run_dir} is a file; pick another --out")
+        if run_dir.exists() and any(run_dir.iterdir()):
+            unfinished = (run_dir / "trace.jsonl").is_file() and not (
+                run_dir / "summary.json"
+            ).is_file()
+            hint = f"continue it with --resume {run_dir}, or " if unfinished else ""
+            raise BudgetMLError(
+                f"run directory {run_dir} already exists and is not empty; {hint}pick --out"
+            )
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BudgetMLError(f"cannot use {run_dir} as the run directory: {exc.strerror}") from None
+
+
+def _lock(run_dir: Path) -> int:
+    """Hold the run directory for this process: a second run or resume there is refused.
+    The OS drops the lock when the process ends, however it ends."""
+    fd = os.open(run_dir / ".lock", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise BudgetMLError(
+            f"{run_dir} is in use by another budgetml process; wait for it to end"
+        ) from None
+    return fd

@@ -1,3 +1,4 @@
+import shutil
 import sys
 from pathlib import Path
 
@@ -177,3 +178,10 @@ def test_a_failing_prepare_names_the_script_and_its_last_line(prepared_task: Pat
         task.prepare()
     with pytest.raises(TaskError, match="no disk space left"):
         task.prepare()
+
+
+def test_an_env_that_is_a_file_is_named(mlab_task: Path) -> None:
+    shutil.rmtree(mlab_task / "env")
+    (mlab_task / "env").write_text("not a folder")
+    with pytest.raises(TaskError, match="env must be a folder"):
+        load_task(mlab_task)

@@ -24,6 +24,8 @@ REFLECTION_PROFILE = (
 )
 """The paper's Reflection profile; summaries and retrieval reflect on past steps too."""
 
+RESEARCH_LOG_FILE = "research_log.md"
+"""The log's name in the run directory."""
 MAX_LOG_CHARS = 20_000
 """Longest log put in a prompt; a longer one keeps its start and its most recent entries."""
 _MAX_OBSERVATION_CHARS = 6_000
@@ -41,13 +43,13 @@ class ResearchLog:
     def append(self, text: str) -> None:
         """Add one entry and fsync, so the log survives a crash like the trace does."""
         separator = "\n" if self.path.stat().st_size else ""
-        with self.path.open("a", encoding="utf-8") as handle:
+        with self.path.open("a", encoding="utf-8", errors="replace") as handle:
             handle.write(f"{separator}{text.strip()}\n")
             handle.flush()
             os.fsync(handle.fileno())
 
     def read(self) -> str:
-        return self.path.read_text(encoding="utf-8")
+        return self.path.read_text(encoding="utf-8", errors="replace")
 
     def for_prompt(self) -> str:
         """The log as a prompt shows it: at most MAX_LOG_CHARS characters."""

@@ -43,6 +43,7 @@ _INLINE_INPUT = re.compile(r"\{|```json|action[\s_-]*input", re.IGNORECASE)  # e
 _WORD = re.compile(r"[\w.+\-/]+")
 _JSON_WORD = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null")
 _PY_LITERALS = {"True": "true", "False": "false", "None": "null"}
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class FormatError(Exception):
@@ -98,7 +99,13 @@ def parse_reply(text: str, actions: Mapping[str, Sequence[str]]) -> PlannerReply
         region = _region(lines, labels[inp], end)
         bare = _section(lines, labels, inp, end)
     sections["Action Input"] = bare
-    return PlannerReply(action, _parse_input(action, keys, region, bare), sections, text)
+    try:
+        action_input = _without_surrogates(_parse_input(action, keys, region, bare))
+    except RecursionError:
+        raise FormatError(
+            f'Action Input for "{action}" is nested too deeply. Write it as {_shape(keys)}'
+        ) from None
+    return PlannerReply(action, action_input, sections, text)
 
 
 def _match_label(index: int, line: str) -> _Label | None:
@@ -188,6 +195,18 @@ def _parse_input(action: str, keys: Sequence[str], region: str, bare: str) -> di
     if len(keys) != 1:
         raise _not_object(action, keys, 'text without a "{"')
     return {keys[0]: value}
+
+
+def _without_surrogates(value: Any) -> Any:
+    """A JSON escape such as "\\ud800" decodes to a lone surrogate, which no file, prompt or
+    terminal can take: each becomes U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_surrogates(item) for item in value]
+    return value
 
 
 def _not_object(action: str, keys: Sequence[str], kind: str) -> FormatError:

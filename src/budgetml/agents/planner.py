@@ -17,9 +17,13 @@ from budgetml.agents.cascade import Level, Lifelines, can_climb, costs_a_lifelin
 from budgetml.agents.parser import FormatError, PlannerReply, parse_reply
 from budgetml.env.actions import Action
 from budgetml.llm.base import Completion, Message
+from budgetml.textutil import truncate_middle
 
 PLANNER_PROFILE = "You are a planner for solving machine learning tasks."
 EXPERT_ACTION = "Request Help from a Planning Expert"
+MAX_REPLY_CHARS = 20_000
+"""Longest earlier reply a prompt repeats: an enormous or looping reply must not be paid for
+again in every later prompt (it keeps its start and end)."""
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("budgetml", "agents/prompts"),
@@ -86,7 +90,11 @@ class Planner:
             actions=self.visible_actions(),
             notes=notes,
             history=[
-                {"number": s.number, "reply": s.reply.raw.strip(), "observation": s.observation}
+                {
+                    "number": s.number,
+                    "reply": truncate_middle(s.reply.raw.strip(), MAX_REPLY_CHARS),
+                    "observation": s.observation,
+                }
                 for s in shown
             ],
             earlier_steps=len(history) - len(shown),
@@ -143,7 +151,7 @@ class Planner:
                 self.recorder.format_failure(rung.model.name, attempt, problem)
                 messages = [
                     *messages,
-                    Message("assistant", completion.text),
+                    Message("assistant", truncate_middle(completion.text, MAX_REPLY_CHARS)),
                     Message(
                         "user",
                         f"Your response could not be used: {problem}\n"

@@ -6,10 +6,12 @@ refused request, which becomes the observation rather than a crash.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from budgetml.env.sandbox import Sandbox
 from budgetml.env.workspace import Workspace, WorkspaceError
@@ -17,6 +19,13 @@ from budgetml.textutil import truncate_middle
 
 FINAL_ANSWER = "Final Answer"
 _MAX_INSPECT_LINES = 100
+_MAX_LINE_CHARS = 2_000
+"""Inspect Script Lines cuts a longer line (minified code, a data row)."""
+_MAX_READ_BYTES = 1_000_000
+"""Read File reads at most this much of a file, its start and end, never a huge file whole."""
+_SAMPLE_BYTES = 8_192
+_CHUNK_BYTES = 1 << 20
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,19 @@ def execute(action: Action, context: ActionContext, args: Mapping[str, Any], lim
         observation = action.handler(context, args)
     except WorkspaceError as exc:
         observation = f"Error: {exc}"
-    return truncate_middle(observation, limit)
+    except OSError as exc:  # a file that vanished, a FIFO, no permission: the agent's business
+        observation = f"Error: {exc.strerror or exc}"
+    # an undecodable file name comes back as lone surrogates, which no prompt or terminal takes
+    return truncate_middle(_SURROGATE.sub("\ufffd", observation), limit)
+
+
+def looks_binary(sample: bytes) -> bool:
+    """NUL bytes, or mostly bytes that are not text in UTF-8: not something to show a model."""
+    if b"\x00" in sample:
+        return True
+    text = sample.decode("utf-8", errors="replace")
+    odd = sum(1 for ch in text if ch == "\ufffd" or (ch < " " and ch not in "\t\n\r\f\v\x1b"))
+    return odd > 0.3 * len(text)
 
 
 def _list_files(context: ActionContext, args: Mapping[str, Any]) -> str:
@@ -65,11 +86,22 @@ def _list_files(context: ActionContext, args: Mapping[str, Any]) -> str:
 
 
 def _read_file(context: ActionContext, args: Mapping[str, Any]) -> str:
-    path = existing_file(context, args["file_name"])
-    data = path.read_bytes()
-    if b"\x00" in data[:8192]:
-        return f"{args['file_name']} is a binary file of {len(data):,} bytes; it cannot be shown."
-    return data.decode("utf-8", errors="replace")
+    """The file's text (bytes that are not UTF-8 shown as U+FFFD); of a huge one, start and end."""
+    name = args["file_name"]
+    path = existing_file(context, name)
+    with path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if looks_binary(handle.read(_SAMPLE_BYTES)):
+            return f"{name} is a binary file of {size:,} bytes; it cannot be shown."
+        handle.seek(0)
+        if size <= _MAX_READ_BYTES:
+            return handle.read().decode("utf-8", errors="replace")
+        half = _MAX_READ_BYTES // 2
+        head = handle.read(half).decode("utf-8", errors="replace")
+        handle.seek(size - half)
+        tail = handle.read().decode("utf-8", errors="replace")
+    cut = f"\n[... {size - 2 * half:,} bytes cut from the middle ...]\n"
+    return f"{name} is {size:,} bytes; only its start and end are shown.\n{head}{cut}{tail}"
 
 
 def _write_file(context: ActionContext, args: Mapping[str, Any]) -> str:
@@ -105,9 +137,40 @@ def _inspect_script_lines(context: ActionContext, args: Mapping[str, Any]) -> st
         raise WorkspaceError("end_line_number is before start_line_number")
     if end - start + 1 > _MAX_INSPECT_LINES:
         raise WorkspaceError(f"at most {_MAX_INSPECT_LINES} lines can be shown at once")
-    lines = path.read_text("utf-8", errors="replace").splitlines()
-    shown = "\n".join(f"{n}: {lines[n - 1]}" for n in range(start, min(end, len(lines)) + 1))
-    return f"Here are the lines (the file ends at line {len(lines)}):\n\n{shown}"
+    with path.open("rb") as handle:
+        if looks_binary(handle.read(_SAMPLE_BYTES)):
+            raise WorkspaceError(f"{args['script_name']} is a binary file, not lines of text")
+        handle.seek(0)
+        lines, total = _read_lines(handle, start, end)
+    shown = "\n".join(f"{n}: {lines[n]}" for n in range(start, min(end, total) + 1))
+    return f"Here are the lines (the file ends at line {total}):\n\n{shown}"
+
+
+def _read_lines(handle: BinaryIO, start: int, end: int) -> tuple[dict[int, str], int]:
+    """Lines start..end (each cut at _MAX_LINE_CHARS) and the number of lines, read in chunks
+    so that neither a huge file nor one endless line is ever held whole."""
+    wanted: dict[int, bytearray] = {}
+    number, last = 1, b""
+    while chunk := handle.read(_CHUNK_BYTES):
+        if number > end:
+            number += chunk.count(b"\n")
+        else:
+            pieces = chunk.split(b"\n")
+            for index, piece in enumerate(pieces):
+                if start <= number <= end:
+                    line = wanted.setdefault(number, bytearray())
+                    line += piece[: max(0, 4 * _MAX_LINE_CHARS - len(line))]
+                number += index < len(pieces) - 1
+        last = chunk[-1:]
+    total = number - 1 if last in (b"\n", b"") else number
+    return {n: _line_text(bytes(raw)) for n, raw in wanted.items()}, total
+
+
+def _line_text(raw: bytes) -> str:
+    text = raw.decode("utf-8", errors="replace").rstrip("\r")
+    if len(text) <= _MAX_LINE_CHARS:
+        return text
+    return text[:_MAX_LINE_CHARS] + " [... the rest of this long line is cut ...]"
 
 
 def _execute_script(context: ActionContext, args: Mapping[str, Any]) -> str:
@@ -120,11 +183,14 @@ def _execute_script(context: ActionContext, args: Mapping[str, Any]) -> str:
     )
     if result.timed_out:
         head = f"The script was stopped after the time limit of {context.script_timeout_s:g} s."
+    elif result.exit_code is not None and result.exit_code < 0:
+        head = "The script was killed."
     elif result.exit_code != 0:
         head = f"The script failed with exit code {result.exit_code}."
     else:
         head = "The script has been executed."
-    return f"{head} Here is the output:\n{result.output}"
+    why = f"\n[sandbox: {result.reason}]" if result.reason and not result.timed_out else ""
+    return f"{head} Here is the output:\n{result.output}{why}"
 
 
 def _final_answer(context: ActionContext, args: Mapping[str, Any]) -> str:

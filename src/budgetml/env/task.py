@@ -125,9 +125,7 @@ class Task:
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            raise TaskError(
-                f"{prepare} timed out after {self.spec.eval_timeout_s:g} s"
-            ) from None
+            raise TaskError(f"{prepare} timed out after {self.spec.eval_timeout_s:g} s") from None
         if result.returncode != 0:
             why = f"exit code {result.returncode}): {_last_line(result.stderr + result.stdout)}"
             raise TaskError(f"{prepare} failed ({why}")
@@ -144,7 +142,9 @@ class Task:
             driver = Path(tmp) / "budgetml_eval_driver.py"
             shutil.copyfile(eval_driver.__file__, driver)
             argv = [python, str(driver), str(scripts / "eval.py"), str(workspace.resolve())]
-            result = sandbox.run(argv, scripts, self.spec.eval_timeout_s)
+            result = sandbox.run(
+                argv, scripts, self.spec.eval_timeout_s, writable=[Path(tmp)], readable=[workspace]
+            )
         if result.timed_out:
             return Score(None, f"eval.py timed out after {self.spec.eval_timeout_s:g} s")
         for line in reversed(result.output.splitlines()):
@@ -206,12 +206,16 @@ def find_task(name_or_path: str) -> Task:
 
 def load_task(root: Path) -> Task:
     root = root.resolve()
+    if not root.is_dir():
+        raise TaskError(f"{root} is not a folder")
     for required in ("env", "scripts/research_problem.txt", "scripts/eval.py"):
         if not (root / required).exists():
             raise TaskError(
                 f"{root} is not a task folder: {required} is missing "
                 "(MLAgentBench layout: env/, scripts/research_problem.txt, scripts/eval.py)"
             )
+    if not (root / "env").is_dir():
+        raise TaskError(f"{root / 'env'} must be a folder: the files copied into each workspace")
     problem = (root / "scripts/research_problem.txt").read_text("utf-8", errors="replace").strip()
     if not problem:
         raise TaskError(f"{root / 'scripts/research_problem.txt'} is empty; write the goal in it")
@@ -234,7 +238,7 @@ def _load_spec(root: Path, problem: str) -> TaskSpec:
     try:
         data = yaml.safe_load(spec_file.read_text("utf-8", errors="replace")) or {}
     except yaml.YAMLError as exc:
-        raise TaskError(f"{spec_file} is not valid YAML: {_last_line(str(exc))}") from None
+        raise TaskError(f"{spec_file} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise TaskError(f"{spec_file} must be a mapping (name, metric, higher_is_better, ...)")
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -60,7 +61,8 @@ class Workspace:
         self.check_writable(path)
         self.back_up(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a" if append else "w", encoding="utf-8") as handle:
+        # "replace": a lone surrogate (from a JSON escape in a reply) is not text to keep
+        with path.open("a" if append else "w", encoding="utf-8", errors="replace") as handle:
             handle.write(content)
 
     def copy(self, source: Path, destination: Path) -> None:
@@ -81,6 +83,19 @@ class Workspace:
             stack.append(copy)
         else:
             stack.append(None)
+
+    def undo_state(self) -> dict[str, list[str | None]]:
+        """The undo stacks as backup file names (None: the file did not exist), for checkpoints."""
+        return {
+            key: [None if backup is None else backup.name for backup in stack]
+            for key, stack in self._backups.items()
+        }
+
+    def restore_undo_state(self, state: Mapping[str, Sequence[str | None]]) -> None:
+        self._backups = {
+            key: [None if name is None else self.backup_dir / name for name in names]
+            for key, names in state.items()
+        }
 
     def undo(self, path: Path) -> str:
         """Restore the state before the last change; returns what the file holds now."""
