@@ -105,6 +105,10 @@ class RunConfig(_Strict):
     repeat_limit: int = Field(default=3, ge=1, description="r: identical steps before climbing")
     retrieval: bool = Field(default=False, description="research-log summaries and retrieval")
     short_term_steps: int = Field(default=3, ge=1)
+    planner_history: Literal["turns", "transcript"] = Field(
+        default="turns",
+        description="shown steps as chat turns (reply, observation) or one transcript message",
+    )
     max_steps: int = Field(default=30, ge=1)
     temperature: Temperature = Temperature()
     prices: dict[str, Price] = Field(default_factory=dict)

@@ -48,6 +48,37 @@ def test_recalled_notes_appear_in_the_prompt(tmp_path: Path) -> None:
     )
 
 
+def test_shown_steps_are_turns_of_reply_and_observation(tmp_path: Path) -> None:
+    plan, _ = planner(tmp_path, [GOOD])
+    messages = plan.conversation("Make it faster.", [step(n) for n in range(1, 6)], 25, "lr=0.1")
+    assert [m.role for m in messages] == ["system", "user", *["assistant", "user"] * 3]
+    assert "Make it faster." in messages[1].content and "marker" not in messages[1].content
+    assert [m.content for m in messages[2::2]] == [f"Thought: step {n} marker" for n in (3, 4, 5)]
+    assert messages[3].content == "Observation:\n```\nobservation 3 marker\n```"
+    last = messages[-1].content
+    assert last.startswith("Observation:\n```\nobservation 5 marker\n```")
+    assert "Relevant notes from your research log:\nlr=0.1" in last
+    assert "2 earlier step(s) are no longer shown" in last
+    assert "You have 25 step(s) left" in last
+
+
+def test_the_instructions_are_one_fixed_prefix_whatever_the_history(tmp_path: Path) -> None:
+    plan, _ = planner(tmp_path, [GOOD])
+    later = plan.conversation("goal", [step(1)], 29)[1].content
+    much_later = plan.conversation("goal", [step(n) for n in range(1, 9)], 22)[1].content
+    assert later == much_later
+    first = plan.conversation("goal", [], 30)
+    assert len(first) == 2 and "You have 30 step(s) left" in first[1].content
+
+
+def test_the_transcript_style_sends_the_flat_prompt(tmp_path: Path) -> None:
+    plan, _ = planner(tmp_path, [GOOD])
+    plan.history_as = "transcript"
+    history = [step(n) for n in range(1, 3)]
+    messages = plan.conversation("goal", history, 28)
+    assert messages[1:] == [Message("user", plan.prompt("goal", history, 28))]
+
+
 def test_a_good_reply_is_parsed_on_the_first_try(tmp_path: Path) -> None:
     plan, recorder = planner(tmp_path, [GOOD])
     reply = plan.next_action("goal", [], 30)

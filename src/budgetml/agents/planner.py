@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 import jinja2
 
@@ -74,7 +74,9 @@ class Planner:
     lifelines: Lifelines
     recorder: CallRecorder
     memory: LongTermMemory | None = None
+    history_as: Literal["turns", "transcript"] = "turns"
     last_prompt: str = field(default="", init=False)
+    last_conversation: list[Message] = field(default_factory=list, init=False)
 
     def visible_actions(self) -> tuple[Action, ...]:
         """The actions offered now: the expert disappears once the lifelines are spent."""
@@ -101,6 +103,47 @@ class Planner:
             steps_left=steps_left,
         )
 
+    def conversation(
+        self, research_problem: str, history: Sequence[Step], steps_left: int, notes: str = ""
+    ) -> list[Message]:
+        """The messages a planner call sends.
+
+        As `turns`, each shown step is the model's own earlier reply (assistant) followed by its
+        observation (user): a small model then answers the last observation instead of going
+        on writing a transcript, and the instructions stay one fixed prefix a local model's KV
+        cache keeps. As `transcript`, everything is one user message (the flat prompt).
+        """
+        system = Message("system", PLANNER_PROFILE)
+        if self.history_as == "transcript":
+            return [
+                system,
+                Message("user", self.prompt(research_problem, history, steps_left, notes)),
+            ]
+        shown = list(history)[-self.short_term_steps :]
+        instructions = TEMPLATES.get_template("planner_instructions.j2").render(
+            research_problem=research_problem, actions=self.visible_actions()
+        )
+        turn = TEMPLATES.get_template("planner_turn.j2")
+        closing = {
+            "notes": notes,
+            "earlier_steps": len(history) - len(shown),
+            "steps_left": steps_left,
+        }
+        if not shown:
+            opening = turn.render(observation=None, **closing)
+            return [system, Message("user", f"{instructions.rstrip()}\n\n{opening}")]
+        messages = [
+            system,
+            Message("user", f"{instructions.rstrip()}\n\nGive your first response."),
+        ]
+        for index, step in enumerate(shown):
+            last = index == len(shown) - 1
+            reply = truncate_middle(step.reply.raw.strip(), MAX_REPLY_CHARS)
+            ending = closing if last else {"notes": "", "earlier_steps": 0, "steps_left": None}
+            observation = turn.render(observation=step.observation, **ending)
+            messages += [Message("assistant", reply), Message("user", observation.rstrip())]
+        return messages
+
     def next_action(
         self, research_problem: str, history: Sequence[Step], steps_left: int
     ) -> PlannerReply:
@@ -108,6 +151,7 @@ class Planner:
         plan = history[-1].reply.sections.get("Research Plan and Status", "") if history else ""
         notes = self.memory.recall(plan) if self.memory else ""
         self.last_prompt = self.prompt(research_problem, history, steps_left, notes)
+        self.last_conversation = self.conversation(research_problem, history, steps_left, notes)
         level = 0
         while True:
             reply, problem = self._ask(level)
@@ -135,7 +179,7 @@ class Planner:
         """Up to m tries at one level, feeding each format error back; (reply, last problem)."""
         rung = self.levels[level]
         signatures: Mapping[str, Sequence[str]] = {a.name: a.input_names for a in self.actions}
-        messages = [Message("system", PLANNER_PROFILE), Message("user", self.last_prompt)]
+        messages = list(self.last_conversation)
         problem = ""
         for attempt in range(1, rung.retries + 1):
             if costs_a_lifeline(level, self.levels) and not self.lifelines.take():

@@ -74,6 +74,7 @@ def assemble_team(
         actions=(*programmatic, *helpers, *final),
         temperature=config.temperature.planner,
         short_term_steps=config.short_term_steps,
+        history_as=config.planner_history,
         repeat_limit=config.repeat_limit,
         lifelines=lifelines,
         recorder=recorder,
