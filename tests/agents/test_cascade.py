@@ -53,10 +53,19 @@ def test_the_repeat_rule_climbs_on_the_rth_repeat_and_not_before(tmp_path: Path)
     assert recorder.escalations[0][2].startswith("repeat: List Files")
 
 
-def test_a_repeat_at_the_top_is_accepted(tmp_path: Path) -> None:
-    plan, recorder = cascade(tmp_path, [[GOOD]], [3])
-    assert plan.next_action("goal", looked(3), 27).action == "List Files"
+def test_a_repeat_at_the_top_is_pointed_out_once_and_a_new_action_taken(tmp_path: Path) -> None:
+    read = answer("Read File", {"file_name": "train.py"})
+    plan, recorder = cascade(tmp_path, [[GOOD, read]], [3])
+    assert plan.next_action("goal", looked(3), 27).action == "Read File"
     assert not recorder.escalations
+    nudge = recorder.calls[1][2][-1].content
+    assert "You proposed List Files with the same input as in each of your last 3 steps" in nudge
+
+
+def test_a_repeat_at_the_top_is_kept_when_the_model_insists(tmp_path: Path) -> None:
+    plan, recorder = cascade(tmp_path, [[GOOD, GOOD]], [3])
+    assert plan.next_action("goal", looked(3), 27).action == "List Files"
+    assert len(recorder.calls) == 2 and not recorder.escalations
 
 
 def test_the_step_after_a_climb_starts_at_the_cheapest_level(tmp_path: Path) -> None:

@@ -160,7 +160,7 @@ class Planner:
             if not can_climb(level, self.levels, self.lifelines):
                 if reply is None:
                     raise PlanningFailed(problem)
-                return reply  # a repeat at the top: nobody stronger to ask
+                return self._steer_away(level, reply)
             reason = (
                 f"format: {problem}"
                 if reply is None
@@ -175,11 +175,28 @@ class Planner:
         if self.memory:
             self.memory.record(step)
 
-    def _ask(self, level: int) -> tuple[PlannerReply | None, str]:
+    def _steer_away(self, level: int, repeat: PlannerReply) -> PlannerReply:
+        """A repeat with nobody stronger to ask: point it out once, keep the answer either way.
+
+        Small models otherwise loop on one failing action until the step cap (seen in traces).
+        """
+        feedback = [
+            Message("assistant", truncate_middle(repeat.raw, MAX_REPLY_CHARS)),
+            Message(
+                "user",
+                f"You proposed {repeat.action} with the same input as in each of your last "
+                f"{self.repeat_limit} steps; the observations above show where that leads. "
+                "Choose a different action or a different input, in the required format.",
+            ),
+        ]
+        retry, _ = self._ask(level, feedback)
+        return retry if retry is not None else repeat
+
+    def _ask(self, level: int, feedback: Sequence[Message] = ()) -> tuple[PlannerReply | None, str]:
         """Up to m tries at one level, feeding each format error back; (reply, last problem)."""
         rung = self.levels[level]
         signatures: Mapping[str, Sequence[str]] = {a.name: a.input_names for a in self.actions}
-        messages = list(self.last_conversation)
+        messages = [*self.last_conversation, *feedback]
         problem = ""
         for attempt in range(1, rung.retries + 1):
             if costs_a_lifeline(level, self.levels) and not self.lifelines.take():
