@@ -137,7 +137,12 @@ def run_task(
         timeout = config.sandbox.script_timeout_s or task.spec.script_timeout_s
         context = ActionContext(workspace, sandbox, python, timeout)
         team = assemble_team(
-            config, task.research_problem, lambda e: built[e.model], recorder, run_dir
+            config,
+            task.research_problem,
+            lambda e: built[e.model],
+            recorder,
+            run_dir,
+            starter_script=task.spec.starter_script,
         )
         team.lifelines.used = state.lifelines_used
         checkpoints = Checkpoints(run_dir, trace, workspace, team.lifelines, len(state.steps))

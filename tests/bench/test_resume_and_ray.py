@@ -144,3 +144,27 @@ def test_the_ray_executor_reuses_a_ray_instance_the_caller_started(
     outcome = run_sweep(specs, tmp_path, executor)
     assert (outcome.finished, outcome.successes, outcome.crashed) == (2, 1, 0)
     assert ray.is_initialized()  # closing the executor left the caller's instance running
+
+
+def test_local_workers_die_with_a_killed_sweep() -> None:
+    """SIGKILL of the sweep process alone (not its group) must not leave a worker running."""
+    script = (
+        "from budgetml.bench.executors import LocalExecutor\n"
+        "import os, time\n"
+        "pool = LocalExecutor(1)._new_pool()\n"
+        "print(pool.submit(os.getpid).result(), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    worker = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    for _ in range(100):
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError("the worker outlived the killed sweep")

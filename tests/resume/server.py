@@ -84,7 +84,8 @@ class TrajectoryServer:
     def _answer(self, messages: list[dict[str, str]]) -> tuple[str, str]:
         if "planner for solving" not in messages[0]["content"]:
             return "worker", self.worker
-        match = _STEPS_LEFT.search(messages[1]["content"])
+        asks = [m["content"] for m in messages if m["role"] == "user"]
+        match = next((m for m in map(_STEPS_LEFT.search, reversed(asks)) if m), None)
         index = self.max_steps - int(match.group(1)) if match else 0
         return "planner", self.planner[min(index, len(self.planner) - 1)]
 

@@ -75,6 +75,8 @@ class Planner:
     recorder: CallRecorder
     memory: LongTermMemory | None = None
     history_as: Literal["turns", "transcript"] = "turns"
+    starter_script: str = "train.py"
+    """Named in the prompt's example response: running it is a sound first step on any task."""
     last_prompt: str = field(default="", init=False)
     last_conversation: list[Message] = field(default_factory=list, init=False)
 
@@ -90,6 +92,7 @@ class Planner:
         return TEMPLATES.get_template("planner.j2").render(
             research_problem=research_problem,
             actions=self.visible_actions(),
+            starter_script=self.starter_script,
             notes=notes,
             history=[
                 {
@@ -121,7 +124,9 @@ class Planner:
             ]
         shown = list(history)[-self.short_term_steps :]
         instructions = TEMPLATES.get_template("planner_instructions.j2").render(
-            research_problem=research_problem, actions=self.visible_actions()
+            research_problem=research_problem,
+            actions=self.visible_actions(),
+            starter_script=self.starter_script,
         )
         turn = TEMPLATES.get_template("planner_turn.j2")
         closing = {

@@ -49,6 +49,7 @@ def assemble_team(
     model_for: Callable[[ModelEntry], Model],
     recorder: CallRecorder,
     run_dir: Path,
+    starter_script: str = "train.py",
 ) -> Team:
     lifelines = Lifelines(config.lifelines)
     entry = config.worker_model
@@ -75,6 +76,7 @@ def assemble_team(
         temperature=config.temperature.planner,
         short_term_steps=config.short_term_steps,
         history_as=config.planner_history,
+        starter_script=starter_script,
         repeat_limit=config.repeat_limit,
         lifelines=lifelines,
         recorder=recorder,

@@ -6,9 +6,12 @@ a run that raises comes back as a crash message, never as an exception in the sw
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
+import signal
+import sys
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -96,7 +99,11 @@ class LocalExecutor:
         self._broken = False
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.slots, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(
+            self.slots,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_die_with_parent,
+        )
 
     def submit(self, job: RunJob) -> None:
         if self._broken:  # a worker died (killed, out of memory): start a fresh pool
@@ -169,6 +176,20 @@ class RayExecutor:
             self._ray.cancel(ref, force=True)
         if self._owns:
             self._ray.shutdown()
+
+
+def _die_with_parent() -> None:
+    """A worker must not outlive a killed sweep: it would keep writing into a run directory the
+    rerun moves aside. Linux only (prctl PR_SET_PDEATHSIG); elsewhere a no-op."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before the call
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def _crashed(job: RunJob, message: str) -> RunResult:

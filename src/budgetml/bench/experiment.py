@@ -40,7 +40,7 @@ def load_experiment(path: Path) -> Experiment:
         update={
             "tasks": [_beside(here, t) for t in experiment.tasks],
             "configs": [_beside(here, c) for c in experiment.configs],
-            "out": None if experiment.out is None else here / experiment.out,
+            "out": None if experiment.out is None else (here / experiment.out).resolve(),
         }
     )
 
