@@ -24,6 +24,9 @@ EXPERT_ACTION = "Request Help from a Planning Expert"
 MAX_REPLY_CHARS = 20_000
 """Longest earlier reply a prompt repeats: an enormous or looping reply must not be paid for
 again in every later prompt (it keeps its start and end)."""
+MAX_REJECTED_REPLY_CHARS = 2_000
+"""How much of an unusable reply a retry shows back: enough to see the mistake. Small models
+sometimes repeat a key until max_tokens; echoing all of it overflowed an 8k context (traces)."""
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("budgetml", "agents/prompts"),
@@ -217,7 +220,9 @@ class Planner:
                 self.recorder.format_failure(rung.model.name, attempt, problem)
                 messages = [
                     *messages,
-                    Message("assistant", truncate_middle(completion.text, MAX_REPLY_CHARS)),
+                    Message(
+                        "assistant", truncate_middle(completion.text, MAX_REJECTED_REPLY_CHARS)
+                    ),
                     Message(
                         "user",
                         f"Your response could not be used: {problem}\n"
