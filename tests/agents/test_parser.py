@@ -393,3 +393,15 @@ def test_any_text_raises_only_format_error(text: str) -> None:
     else:
         assert reply.action in ACTIONS
         assert set(reply.action_input) == set(ACTIONS[reply.action])
+
+
+def test_an_object_cut_off_after_repeated_pairs_keeps_its_complete_pairs() -> None:
+    runaway = '{"script_name": "train.py", ' + '"script_name": "train.py", ' * 300 + '"scri'
+    reply = parse_reply(f"Action: Execute Script\nAction Input: {runaway}", ACTIONS)
+    assert reply.action_input == {"script_name": "train.py"}
+
+
+def test_an_object_cut_off_before_a_needed_key_is_still_refused() -> None:
+    cut = 'Action: Write File\nAction Input: {"file_name": "a.py", "content": "import os\n'
+    with pytest.raises(FormatError, match="never closed"):
+        parse_reply(cut, ACTIONS)

@@ -88,12 +88,12 @@ def test_a_good_reply_is_parsed_on_the_first_try(tmp_path: Path) -> None:
 
 
 def test_a_retry_shows_only_the_ends_of_an_enormous_unusable_reply(tmp_path: Path) -> None:
-    runaway = "Action: Execute Script\nAction Input: {" + '"script_name": "train.py", ' * 2000
+    runaway = "Thought: I will run the script. " + "Let me think again. " * 2000
     plan, recorder = planner(tmp_path, [runaway, GOOD])
     assert plan.next_action("goal", [], 30).action == "List Files"
     echoed = recorder.calls[1][2][-2]
     assert echoed.role == "assistant" and len(echoed.content) < 2_200
-    assert echoed.content.startswith("Action: Execute Script")
+    assert echoed.content.startswith("Thought: I will run the script.")
 
 
 def test_a_format_error_is_fed_back_and_the_retry_succeeds(tmp_path: Path) -> None:

@@ -219,6 +219,9 @@ def _load_object(action: str, keys: Sequence[str], text: str) -> dict[str, Any]:
     """Parse the first balanced {...} in text, repairing Python-style JSON if needed."""
     end = _object_end(text)
     if end is None:
+        salvaged = _close_cut_object(text)
+        if salvaged is not None and set(keys) <= set(salvaged):
+            return salvaged
         raise FormatError(
             f'Action Input for "{action}" is not valid JSON: its "{{" is never closed. '
             f"Write it as {_shape(keys)}"
@@ -234,6 +237,44 @@ def _load_object(action: str, keys: Sequence[str], text: str) -> dict[str, Any]:
                 f"Write it as a JSON object like {_shape(keys)}"
             ) from None
     return value  # a balanced "{...}" that parses is always a dict
+
+
+def _close_cut_object(text: str) -> dict[str, Any] | None:
+    """The complete pairs of an object cut off mid-way, if they parse.
+
+    Small models sometimes repeat a pair until the token limit ({"script_name": "train.py",
+    "script_name": "train.py", ...}); the pairs before the cut are what they meant. A pair cut
+    in the middle is dropped; an object missing a key is left to the "never closed" message.
+    """
+    depth = 0
+    quote = ""
+    escaped = False
+    commas: list[int] = []
+    for i, ch in enumerate(text):
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+        elif ch == "," and depth == 1:
+            commas.append(i)
+    for cut in reversed(commas[-3:]):
+        for candidate in (text[:cut] + "}", _repair(text[:cut] + "}")):
+            try:
+                value = json.loads(candidate, strict=False)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(value, dict):
+                return value
+    return None
 
 
 def _object_end(text: str) -> int | None:
