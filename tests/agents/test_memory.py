@@ -9,6 +9,7 @@ from pathlib import Path
 
 from budgetml.agents.memory import (
     MAX_LOG_CHARS,
+    NOTE_MAX_TOKENS,
     REFLECTION_PROFILE,
     ResearchLog,
     retrieve,
@@ -96,3 +97,29 @@ def test_retrieve_asks_with_the_log_and_the_plan(tmp_path: Path) -> None:
     assert retrieve(worker, log, "vectorise the loop") == "baseline 2.0 s"
     prompt = recorder.calls[0][1].content
     assert "Step 1:\nbaseline 2.0 s" in prompt and "vectorise the loop" in prompt
+
+
+class CapRecordingModel(ScriptedModel):
+    """A scripted model (fixed replies, not an LLM) that also notes each call's max_tokens."""
+
+    caps: list[int]
+
+    def complete(
+        self, messages: Sequence[Message], *, agent: str, temperature: float, max_tokens: int
+    ) -> Completion:
+        self.caps.append(max_tokens)
+        return super().complete(
+            messages, agent=agent, temperature=temperature, max_tokens=max_tokens
+        )
+
+
+def test_notes_are_asked_for_with_a_short_cap_whatever_the_workers_cap(tmp_path: Path) -> None:
+    script = tmp_path / "worker-script.json"
+    script.write_text(json.dumps({"worker": ["ran train.py: 2.0 s", "baseline 2.0 s"]}))
+    model = CapRecordingModel(f"scripted:{script}", script, Price(input=0, output=0))
+    model.caps = []
+    worker = LLMWorker(model, 2000, 0.01, Recorder())
+    log = ResearchLog(tmp_path / "research_log.md")
+    summarise_step(worker, log, 1, "Execute Script", {"script_name": "train.py"}, "2.0 s")
+    retrieve(worker, log, "vectorise")
+    assert model.caps == [NOTE_MAX_TOKENS, NOTE_MAX_TOKENS] and NOTE_MAX_TOKENS < 2000

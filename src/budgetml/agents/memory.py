@@ -56,6 +56,11 @@ class ResearchLog:
         return truncate_middle(self.read().strip(), MAX_LOG_CHARS)
 
 
+NOTE_MAX_TOKENS = 400
+"""Summaries and recalled notes are a few lines; a small model left at the worker's cap once
+ran on for 2,000 tokens (147 s on a CPU) writing one (seen in the Table-2 traces)."""
+
+
 def summarise_step(
     worker: LLMWorker,
     log: ResearchLog,
@@ -72,7 +77,7 @@ def summarise_step(
         ),
         observation=truncate_middle(observation, _MAX_OBSERVATION_CHARS),
     )
-    summary = worker.ask(REFLECTION_PROFILE, prompt).strip()
+    summary = worker.ask(REFLECTION_PROFILE, prompt, NOTE_MAX_TOKENS).strip()
     log.append(f"Step {step_number}:\n{summary}")
 
 
@@ -84,4 +89,4 @@ def retrieve(worker: LLMWorker, log: ResearchLog, current_plan: str) -> str:
     prompt = TEMPLATES.get_template("memory_retrieve.j2").render(
         research_log=research_log, current_plan=current_plan.strip()
     )
-    return worker.ask(REFLECTION_PROFILE, prompt).strip()
+    return worker.ask(REFLECTION_PROFILE, prompt, NOTE_MAX_TOKENS).strip()

@@ -49,11 +49,14 @@ class LLMWorker:
     temperature: float
     recorder: CallRecorder
 
-    def ask(self, profile: str, prompt: str) -> str:
-        """One call, the role's profile as system prompt. Budget and model errors propagate."""
+    def ask(self, profile: str, prompt: str, max_tokens: int | None = None) -> str:
+        """One call, the role's profile as system prompt. Budget and model errors propagate.
+
+        `max_tokens` lowers the role's cap for replies that must stay short."""
         messages = [Message("system", profile), Message("user", prompt)]
+        cap = self.max_tokens if max_tokens is None else min(max_tokens, self.max_tokens)
         completion = self.model.complete(
-            messages, agent="worker", temperature=self.temperature, max_tokens=self.max_tokens
+            messages, agent="worker", temperature=self.temperature, max_tokens=cap
         )
         self.recorder.llm_call("worker", messages, completion)
         return completion.text
