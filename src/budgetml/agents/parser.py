@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -247,20 +247,9 @@ def _close_cut_object(text: str) -> dict[str, Any] | None:
     in the middle is dropped; an object missing a key is left to the "never closed" message.
     """
     depth = 0
-    quote = ""
-    escaped = False
     commas: list[int] = []
-    for i, ch in enumerate(text):
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "{[":
+    for i, ch in _unquoted(text):
+        if ch in "{[":
             depth += 1
         elif ch in "}]":
             depth -= 1
@@ -280,6 +269,18 @@ def _close_cut_object(text: str) -> dict[str, Any] | None:
 def _object_end(text: str) -> int | None:
     """The end of the balanced object opening text, skipping quoted strings."""
     depth = 0
+    for i, ch in _unquoted(text):
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return None
+
+
+def _unquoted(text: str) -> Iterator[tuple[int, str]]:
+    """Each character outside quoted strings (single or double, with escapes), and its index."""
     quote = ""
     escaped = False
     for i, ch in enumerate(text):
@@ -292,13 +293,8 @@ def _object_end(text: str) -> int | None:
                 quote = ""
         elif ch in "\"'":
             quote = ch
-        elif ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    return None
+        else:
+            yield i, ch
 
 
 def _repair(text: str) -> str:
