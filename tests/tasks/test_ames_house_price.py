@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from budgetml.env.sandbox import Sandbox
-from budgetml.env.task import Score, find_task
-
-
-def _score(submission: pd.DataFrame | None, tmp_path: Path) -> Score:
-    workspace = tmp_path / "workspace"
-    workspace.mkdir(parents=True)
-    if submission is not None:
-        submission.to_csv(workspace / "submission.csv", index=False)
-    task = find_task("ames-house-price")
-    return task.score(workspace, Sandbox(tmp_path / "scratch"), sys.executable)
+from budgetml.env.task import find_task
+from tests.tasks.submissions import score_submission
 
 
 @pytest.fixture
@@ -29,14 +19,16 @@ def truth() -> pd.DataFrame:
 
 
 def test_the_true_prices_score_zero(truth: pd.DataFrame, tmp_path: Path) -> None:
-    assert _score(truth, tmp_path).value == pytest.approx(0.0)
+    assert score_submission("ames-house-price", truth, tmp_path).value == pytest.approx(0.0)
 
 
 def test_prices_off_by_ten_percent_score_the_log_of_that_ratio(
     truth: pd.DataFrame, tmp_path: Path
 ) -> None:
     scaled = truth.assign(SalePrice=truth.SalePrice * 1.1)
-    assert _score(scaled, tmp_path).value == pytest.approx(0.0953, abs=1e-4)
+    assert score_submission("ames-house-price", scaled, tmp_path).value == pytest.approx(
+        0.0953, abs=1e-4
+    )
 
 
 @pytest.mark.parametrize(
@@ -53,6 +45,6 @@ def test_prices_off_by_ten_percent_score_the_log_of_that_ratio(
 def test_a_malformed_submission_is_refused_with_the_reason(
     truth: pd.DataFrame, tmp_path: Path, broken, message: str
 ) -> None:
-    score = _score(broken(truth), tmp_path)
+    score = score_submission("ames-house-price", broken(truth), tmp_path)
     assert score.value is None
     assert message in (score.error or "")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,17 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from budgetml.env.sandbox import Sandbox
-from budgetml.env.task import Score, find_task
-
-
-def _score(submission: pd.DataFrame | None, tmp_path: Path) -> Score:
-    workspace = tmp_path / "workspace"
-    workspace.mkdir(parents=True)
-    if submission is not None:
-        submission.to_csv(workspace / "submission.csv", index=False)
-    task = find_task("clrs-traces")
-    return task.score(workspace, Sandbox(tmp_path / "scratch"), sys.executable)
+from budgetml.env.task import find_task
+from tests.tasks.submissions import score_submission
 
 
 @pytest.fixture
@@ -39,9 +29,9 @@ def truth() -> pd.DataFrame:
 
 
 def test_the_true_pointers_score_one_in_any_row_order(truth: pd.DataFrame, tmp_path: Path) -> None:
-    assert _score(truth, tmp_path / "ordered").value == 1.0
+    assert score_submission("clrs-traces", truth, tmp_path / "ordered").value == 1.0
     shuffled = truth.sample(frac=1.0, random_state=0)
-    assert _score(shuffled, tmp_path / "shuffled").value == 1.0
+    assert score_submission("clrs-traces", shuffled, tmp_path / "shuffled").value == 1.0
 
 
 def test_pointing_every_node_to_itself_scores_the_share_of_such_nodes(
@@ -49,7 +39,7 @@ def test_pointing_every_node_to_itself_scores_the_share_of_such_nodes(
 ) -> None:
     to_self = truth.assign(pi=truth.node)
     expected = (truth.pi == truth.node).mean()
-    assert _score(to_self, tmp_path).value == pytest.approx(expected)
+    assert score_submission("clrs-traces", to_self, tmp_path).value == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(
@@ -70,6 +60,6 @@ def test_a_malformed_submission_is_refused_with_the_reason(
     broken: Callable[[pd.DataFrame], pd.DataFrame | None],
     message: str,
 ) -> None:
-    score = _score(broken(truth), tmp_path)
+    score = score_submission("clrs-traces", broken(truth), tmp_path)
     assert score.value is None
     assert message in (score.error or "")

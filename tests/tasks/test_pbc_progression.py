@@ -3,23 +3,13 @@ which no test target can be read off another workspace row."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from budgetml.env.sandbox import Sandbox
-from budgetml.env.task import Score, find_task
-
-
-def _score(submission: pd.DataFrame | None, tmp_path: Path) -> Score:
-    workspace = tmp_path / "workspace"
-    workspace.mkdir(parents=True)
-    if submission is not None:
-        submission.to_csv(workspace / "submission.csv", index=False)
-    task = find_task("pbc-progression")
-    return task.score(workspace, Sandbox(tmp_path / "scratch"), sys.executable)
+from budgetml.env.task import find_task
+from tests.tasks.submissions import score_submission
 
 
 @pytest.fixture
@@ -37,9 +27,11 @@ def truth(prepared: Path) -> pd.DataFrame:
 def test_the_true_values_score_zero_and_double_values_score_two_thirds(
     truth: pd.DataFrame, tmp_path: Path
 ) -> None:
-    assert _score(truth, tmp_path / "true").value == pytest.approx(0.0)
+    assert score_submission("pbc-progression", truth, tmp_path / "true").value == pytest.approx(0.0)
     doubled = truth.assign(next_bili=truth.next_bili * 2)
-    assert _score(doubled, tmp_path / "doubled").value == pytest.approx(200 / 3)
+    assert score_submission(
+        "pbc-progression", doubled, tmp_path / "doubled"
+    ).value == pytest.approx(200 / 3)
 
 
 @pytest.mark.parametrize(
@@ -55,7 +47,7 @@ def test_the_true_values_score_zero_and_double_values_score_two_thirds(
 def test_a_malformed_submission_is_refused_with_the_reason(
     truth: pd.DataFrame, tmp_path: Path, broken, message: str
 ) -> None:
-    score = _score(broken(truth), tmp_path)
+    score = score_submission("pbc-progression", broken(truth), tmp_path)
     assert score.value is None
     assert message in (score.error or "")
 

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from budgetml.env.sandbox import Sandbox
-from budgetml.env.task import Score, find_task
-
-
-def _score(submission: pd.DataFrame | None, tmp_path: Path) -> Score:
-    workspace = tmp_path / "workspace"
-    workspace.mkdir(parents=True)
-    if submission is not None:
-        submission.to_csv(workspace / "submission.csv", index=False)
-    task = find_task("titanic")
-    return task.score(workspace, Sandbox(tmp_path / "scratch"), sys.executable)
+from budgetml.env.task import find_task
+from tests.tasks.submissions import score_submission
 
 
 @pytest.fixture
@@ -31,16 +21,18 @@ def truth() -> pd.DataFrame:
 def test_the_true_outcomes_score_one_as_numbers_or_booleans(
     truth: pd.DataFrame, tmp_path: Path
 ) -> None:
-    assert _score(truth, tmp_path / "numbers").value == 1.0
+    assert score_submission("titanic", truth, tmp_path / "numbers").value == 1.0
     as_booleans = truth.assign(Survived=truth.Survived.astype(bool))
-    assert _score(as_booleans, tmp_path / "booleans").value == 1.0
+    assert score_submission("titanic", as_booleans, tmp_path / "booleans").value == 1.0
 
 
 def test_predicting_that_nobody_survived_scores_the_share_of_deaths(
     truth: pd.DataFrame, tmp_path: Path
 ) -> None:
     nobody = truth.assign(Survived=0)
-    assert _score(nobody, tmp_path).value == pytest.approx((truth.Survived == 0).mean())
+    assert score_submission("titanic", nobody, tmp_path).value == pytest.approx(
+        (truth.Survived == 0).mean()
+    )
 
 
 @pytest.mark.parametrize(
@@ -56,6 +48,6 @@ def test_predicting_that_nobody_survived_scores_the_share_of_deaths(
 def test_a_malformed_submission_is_refused_with_the_reason(
     truth: pd.DataFrame, tmp_path: Path, broken, message: str
 ) -> None:
-    score = _score(broken(truth), tmp_path)
+    score = score_submission("titanic", broken(truth), tmp_path)
     assert score.value is None
     assert message in (score.error or "")
