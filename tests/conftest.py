@@ -37,3 +37,10 @@ def context(workspace: Workspace, tmp_path: Path) -> ActionContext:
 
     sandbox = Sandbox(tmp_path / "run" / "scratch", output_limit_chars=2_000)
     return ActionContext(workspace, sandbox, sys.executable, script_timeout_s=20)
+
+
+@pytest.fixture
+def private_data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data root of the test's own (prepared task data, downloaded .debs, projects)."""
+    monkeypatch.setenv("BUDGETML_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"

@@ -16,9 +16,7 @@ from budgetml.env.task import load_task
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def private_data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BUDGETML_DATA_DIR", str(tmp_path / "data"))
+pytestmark = pytest.mark.usefixtures("private_data_root")
 
 
 @pytest.fixture

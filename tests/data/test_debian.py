@@ -34,10 +34,7 @@ def fake_deb(path: Path, files: dict[str, bytes]) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def private_data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("BUDGETML_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
+pytestmark = pytest.mark.usefixtures("private_data_root")
 
 
 def test_a_deb_is_unpacked_without_dpkg(tmp_path: Path) -> None:

@@ -14,10 +14,7 @@ from budgetml.env.sandbox import Sandbox
 from budgetml.errors import TaskError
 from budgetml.run import run_task
 
-
-@pytest.fixture(autouse=True)
-def private_data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BUDGETML_DATA_DIR", str(tmp_path / "data"))
+pytestmark = pytest.mark.usefixtures("private_data_root")
 
 
 @pytest.fixture

@@ -136,8 +136,7 @@ with open(Path(__file__).parent / "runs.log", "a") as log:
 
 
 @pytest.fixture
-def prepared_task(mlab_task: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("BUDGETML_DATA_DIR", str(tmp_path / "data"))
+def prepared_task(mlab_task: Path, private_data_root: Path) -> Path:
     (mlab_task / "scripts/prepare.py").write_text(PREPARE)
     (mlab_task / "scripts/eval.py").write_text(
         "from pathlib import Path\n"
