@@ -8,14 +8,18 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from budgetml.bench.executors import Executor, LocalExecutor, RayExecutor
 from budgetml.bench.experiment import Experiment, load_experiment
 from budgetml.bench.progress import RichProgress
 from budgetml.bench.report import dollars
 from budgetml.bench.report_html import write_report
+from budgetml.bench.reproduce import reproduce_cells
+from budgetml.bench.store import RunKey
 from budgetml.bench.sweep import plan_sweep, run_sweep
 from budgetml.errors import BudgetMLError
+from budgetml.replay import ReplayResult
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
@@ -108,6 +112,50 @@ def report(
     written = write_report(folder)
     _print_table(folder)
     console.print("written: " + ", ".join(str(path) for path in written), highlight=False)
+
+
+def reproduce(
+    folder: Annotated[Path, typer.Argument(help="a `budgetml bench` folder")],
+    tasks: Annotated[str | None, typer.Option(help="comma-separated tasks (default: all)")] = None,
+    configs: Annotated[
+        str | None, typer.Option(help="comma-separated config labels (default: all)")
+    ] = None,
+    scratch: Annotated[
+        Path | None, typer.Option(help="where replays are written (default: FOLDER/replays)")
+    ] = None,
+) -> None:
+    """Rerun finished runs from their recorded replies (no model calls); compare every cell."""
+    target = scratch or folder / "replays"
+
+    def show(key: RunKey, result: ReplayResult) -> None:
+        same = "same actions" if result.same_actions else "[red]DIVERGED[/]"
+        errors.print(
+            f"· {key}: {same}, success {result.original.success} → {result.replayed.success}",
+            highlight=False,
+        )
+
+    checks = reproduce_cells(
+        folder, target, _split(tasks or ""), _split(configs or ""), on_run=show
+    )
+    table = Table("task", "config", "runs", "success", "$/run", "$/run (free tier)", "reproduced")
+    for check in checks:
+        was, now = check.recorded, check.replayed
+        table.add_row(
+            check.task,
+            check.config,
+            str(was.runs),
+            f"{was.successes} → {now.successes}",
+            f"{dollars(was.mean_cost_usd)} → {dollars(now.mean_cost_usd)}",
+            f"{dollars(was.mean_cost_usd_free_tier)} → {dollars(now.mean_cost_usd_free_tier)}",
+            "yes" if check.reproduced else "NO",
+        )
+    console.print(table)
+    failed = [check for check in checks if not check.reproduced]
+    if failed:
+        raise BudgetMLError(
+            f"{len(failed)} of {len(checks)} cell(s) did not reproduce; the replays are in {target}"
+        )
+    console.print(f"all {len(checks)} cell(s) reproduced; replays in {target}", highlight=False)
 
 
 def _print_table(folder: Path) -> None:

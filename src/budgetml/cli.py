@@ -200,6 +200,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(models_app, name="models")
 app.command("bench")(bench_cli.bench)
 app.command("report")(bench_cli.report)
+app.command("reproduce")(bench_cli.reproduce)
 app.command("init-task")(init_task)
 
 

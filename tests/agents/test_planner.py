@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from budgetml.agents.cascade import Level, Lifelines
-from budgetml.agents.parser import PlannerReply
+from budgetml.agents.parser import PlannerReply, parse_reply
 from budgetml.agents.planner import PLANNER_PROFILE, Planner, PlanningFailed, Step
 from budgetml.env.actions import ACTIONS
 from budgetml.llm.base import Message
@@ -19,7 +19,10 @@ def planner(tmp_path: Path, replies: list[str], retries: int = 3) -> tuple[Plann
 
 
 def step(number: int) -> Step:
-    reply = PlannerReply("List Files", {"dir_path": "."}, {}, f"Thought: step {number} marker")
+    thought = f"step {number} marker"
+    reply = PlannerReply(
+        "List Files", {"dir_path": "."}, {"Thought": thought}, f"Thought: {thought}"
+    )
     return Step(number, reply, f"observation {number} marker")
 
 
@@ -53,13 +56,33 @@ def test_shown_steps_are_turns_of_reply_and_observation(tmp_path: Path) -> None:
     messages = plan.conversation("Make it faster.", [step(n) for n in range(1, 6)], 25, "lr=0.1")
     assert [m.role for m in messages] == ["system", "user", *["assistant", "user"] * 3]
     assert "Make it faster." in messages[1].content and "marker" not in messages[1].content
-    assert [m.content for m in messages[2::2]] == [f"Thought: step {n} marker" for n in (3, 4, 5)]
+    assert [m.content for m in messages[2::2]] == [
+        f'Thought: step {n} marker\nAction: List Files\nAction Input: {{"dir_path": "."}}'
+        for n in (3, 4, 5)
+    ]
     assert messages[3].content == "Observation:\n```\nobservation 3 marker\n```"
     last = messages[-1].content
     assert last.startswith("Observation:\n```\nobservation 5 marker\n```")
     assert "Relevant notes from your research log:\nlr=0.1" in last
     assert "2 earlier step(s) are no longer shown" in last
     assert "You have 25 step(s) left" in last
+
+
+def test_earlier_replies_are_shown_as_the_format_asks_not_as_written(tmp_path: Path) -> None:
+    """A small model continues the drift it sees in its own replies (traces: a key repeated a
+    little more at every step, an echoed instruction line)."""
+    drifted = (
+        "**Thought:** run it\nAction: Execute Script\n"
+        'Action Input: {"script_name": "train.py", "script_name": "train.py"}\n\n'
+        "You have 8 step(s) left. Answer with the six labels"
+    )
+    reply = parse_reply(drifted, {"Execute Script": ["script_name"]})
+    plan, _ = planner(tmp_path, [GOOD])
+    messages = plan.conversation("goal", [Step(1, reply, "ran")], 7)
+    assert messages[2] == Message(
+        "assistant",
+        'Thought: run it\nAction: Execute Script\nAction Input: {"script_name": "train.py"}',
+    )
 
 
 def test_the_instructions_are_one_fixed_prefix_whatever_the_history(tmp_path: Path) -> None:

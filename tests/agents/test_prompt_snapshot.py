@@ -32,7 +32,7 @@ def test_the_budget_teams_planner_prompt_matches_the_snapshot(tmp_path: Path) ->
             PlannerReply(
                 "List Files",
                 {"dir_path": "."},
-                {},
+                {"Thought": "look"},
                 'Thought: look\nAction: List Files\nAction Input: {"dir_path": "."}',
             ),
             "train.py",
@@ -42,7 +42,7 @@ def test_the_budget_teams_planner_prompt_matches_the_snapshot(tmp_path: Path) ->
             PlannerReply(
                 "Execute Script",
                 {"script_name": "train.py"},
-                {},
+                {"Thought": "run"},
                 'Thought: run\nAction: Execute Script\nAction Input: {"script_name": "train.py"}',
             ),
             "The script has been executed. Here is the output:\nTime taken: 2.1 s",

@@ -1,6 +1,6 @@
 """LocalModel end to end on a real llama.cpp: a tiny random-weight GGUF built at test time.
 
-The tiny model never samples a control token, so every reply runs to max_tokens exactly.
+The tiny model never samples a control token, so a sampled reply runs to max_tokens exactly.
 """
 
 from __future__ import annotations
@@ -8,12 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import llama_cpp
+import numpy as np
 import pytest
 
 from budgetml.config import Price
 from budgetml.errors import ModelError
 from budgetml.llm.base import Completion, Message
-from budgetml.llm.local import LocalModel
+from budgetml.llm.local import LOOP_MAX_PERIOD, LOOP_WINDOW, LocalModel, loops_at_end
 
 PRICE = Price(input=1.5, output=3.0, cached_input=0.25)
 FREE = Price(input=0.0, output=0.0)
@@ -185,3 +186,33 @@ def test_a_corrupt_file_is_a_model_error_naming_the_path(tmp_path: Path) -> None
     corrupt.write_bytes(b"GGUF" + bytes(range(256)) * 4)
     with pytest.raises(ModelError, match=f"local model file {corrupt} cannot be loaded"):
         LocalModel("local/corrupt", corrupt, FREE)
+
+
+def test_a_unit_repeated_over_the_whole_window_is_a_loop() -> None:
+    unit = np.arange(8, dtype=np.intc)
+    looping = np.tile(unit, LOOP_WINDOW // 8 + 1)[:LOOP_WINDOW]
+    assert loops_at_end(looping)
+    assert loops_at_end(np.concatenate([np.arange(500, 900, dtype=np.intc), looping]))
+    assert not loops_at_end(looping[1:])  # shorter than the window: too early to tell
+
+
+def test_varied_text_and_units_longer_than_the_longest_period_are_not_loops() -> None:
+    rng = np.random.default_rng(0)
+    assert not loops_at_end(rng.integers(0, 50_000, 2 * LOOP_WINDOW).astype(np.intc))
+    long_unit = rng.integers(0, 50_000, LOOP_MAX_PERIOD + 1).astype(np.intc)
+    assert not loops_at_end(np.tile(long_unit, 3))
+    longest_unit = long_unit[:LOOP_MAX_PERIOD]
+    assert loops_at_end(np.tile(longest_unit, 3))
+
+
+def test_a_generation_that_loops_stops_once_the_loop_fills_the_window(tiny_gguf: Path) -> None:
+    """Greedy decoding makes the random tiny model repeat two characters from the start; sampled,
+    it writes varied bytes until max_tokens."""
+    model = _model(tiny_gguf)
+    looping = model.complete(
+        _planner_messages("loop", 1), agent="planner", temperature=0.0, max_tokens=900
+    )
+    assert looping.usage.output_tokens == LOOP_WINDOW
+    assert loops_at_end(np.asarray(model.llama.tokenize(looping.text.encode(), add_bos=False)))
+    varied = _ask(model, _planner_messages("no loop", 1), max_tokens=LOOP_WINDOW + 100)
+    assert varied.usage.output_tokens == LOOP_WINDOW + 100

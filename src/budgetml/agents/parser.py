@@ -59,6 +59,16 @@ class PlannerReply:
     sections: dict[str, str]
     raw: str
 
+    def canonical(self) -> str:
+        """The reply as the format asks for it: the sections found, then the action and its
+        input as one line of JSON. Earlier replies are shown back this way because a small model
+        continues whatever drift it sees in its own history (traces: a key repeated a little
+        more at every step until max_tokens, an echoed instruction line)."""
+        lines = [f"{name}: {self.sections[name]}" for name in SECTIONS[:4] if name in self.sections]
+        lines.append(f"Action: {self.action}")
+        lines.append(f"Action Input: {json.dumps(self.action_input, ensure_ascii=False)}")
+        return "\n".join(lines)
+
 
 @dataclass(frozen=True)
 class _Label:

@@ -100,7 +100,7 @@ class Planner:
             history=[
                 {
                     "number": s.number,
-                    "reply": truncate_middle(s.reply.raw.strip(), MAX_REPLY_CHARS),
+                    "reply": truncate_middle(s.reply.canonical(), MAX_REPLY_CHARS),
                     "observation": s.observation,
                 }
                 for s in shown
@@ -146,7 +146,7 @@ class Planner:
         ]
         for index, step in enumerate(shown):
             last = index == len(shown) - 1
-            reply = truncate_middle(step.reply.raw.strip(), MAX_REPLY_CHARS)
+            reply = truncate_middle(step.reply.canonical(), MAX_REPLY_CHARS)
             ending = closing if last else {"notes": "", "earlier_steps": 0, "steps_left": None}
             observation = turn.render(observation=step.observation, **ending)
             messages += [Message("assistant", reply), Message("user", observation.rstrip())]
@@ -189,7 +189,7 @@ class Planner:
         Small models otherwise loop on one failing action until the step cap (seen in traces).
         """
         feedback = [
-            Message("assistant", truncate_middle(repeat.raw, MAX_REPLY_CHARS)),
+            Message("assistant", truncate_middle(repeat.canonical(), MAX_REPLY_CHARS)),
             Message(
                 "user",
                 f"You proposed {repeat.action} with the same input as in each of your last "

@@ -20,6 +20,11 @@ number of prompt tokens that were not evaluated again. We do not use
 copy of the n_batch x n_vocab logits buffer (311 MB for Qwen2.5, 0.56 s) that its capacity
 does not count. `reuse_prefix=False` clears the context before every call (for benchmarks).
 
+Loop guard. A small model sometimes falls into a loop (traces: `"script_name": "train.py", `
+repeated until max_tokens, 100-280 s per reply on two cores). Generation stops once the last
+LOOP_WINDOW generated tokens repeat one unit of at most LOOP_MAX_PERIOD tokens; what was
+written so far is the reply (the parser salvages a cut-off action input).
+
 A GGUF without a chat template is refused: the prompt format must come from the model.
 """
 
@@ -42,6 +47,30 @@ from budgetml.llm.base import Completion, Message, Usage
 from budgetml.llm.pricing import cost_usd
 
 _SEQ = 0  # llama-cpp-python keeps its whole context in sequence 0
+LOOP_WINDOW = 300
+LOOP_MAX_PERIOD = 100
+
+
+def loops_at_end(generated: np.ndarray) -> bool:
+    """True when the last LOOP_WINDOW tokens are one unit of at most LOOP_MAX_PERIOD tokens
+    repeated (at least three times): no sound reply does that, a degenerate one does."""
+    if len(generated) < LOOP_WINDOW:
+        return False
+    tail = generated[-LOOP_WINDOW:]
+    return any(
+        np.array_equal(tail[period:], tail[:-period])
+        for period in range(1, min(LOOP_MAX_PERIOD, LOOP_WINDOW // 3) + 1)
+    )
+
+
+@dataclass
+class _LoopGuard:
+    """A llama.cpp stopping criterion; `prompt_tokens` is set before each call (under the lock)."""
+
+    prompt_tokens: int = 0
+
+    def __call__(self, input_ids: np.ndarray, logits: np.ndarray) -> bool:
+        return loops_at_end(input_ids[self.prompt_tokens :])
 
 
 @dataclass(frozen=True)
@@ -58,6 +87,7 @@ class _Loaded:
 
     llama: Any
     formatter: Any
+    loop_guard: _LoopGuard
     lock: threading.Lock = field(default_factory=threading.Lock)
     owner: str | None = None
     snapshots: dict[str, _Snapshot] = field(default_factory=dict)
@@ -152,6 +182,7 @@ class LocalModel:
             self._check_fits(len(prompt), max_tokens)
             try:
                 reused = loaded.prepare(agent, prompt, self._reuse_prefix)
+                loaded.loop_guard.prompt_tokens = len(prompt)
                 response = loaded.llama.create_chat_completion(
                     messages=_chat(messages),
                     temperature=temperature,
@@ -214,7 +245,10 @@ def _load_uncached(path: Path, n_ctx: int) -> _Loaded:
         raise ModelError(f"local model file {path} does not exist")
     try:
         import llama_cpp
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        from llama_cpp.llama_chat_format import (
+            Jinja2ChatFormatter,
+            chat_formatter_to_chat_completion_handler,
+        )
     except ImportError:
         raise ModelError(
             "local models need llama-cpp-python: pip install llama-cpp-python"
@@ -241,8 +275,26 @@ def _load_uncached(path: Path, n_ctx: int) -> _Loaded:
         bos_token=_token_text(llama, bos),
         stop_token_ids=[eos],
     )
-    llama.chat_handler = formatter.to_chat_handler()
-    return _Loaded(llama=llama, formatter=formatter)
+    loop_guard = _LoopGuard()
+    llama.chat_handler = chat_formatter_to_chat_completion_handler(
+        _with_stopping_criterion(formatter, loop_guard)
+    )
+    return _Loaded(llama=llama, formatter=formatter, loop_guard=loop_guard)
+
+
+def _with_stopping_criterion(formatter: Any, criterion: _LoopGuard) -> Any:
+    """The formatter, adding `criterion` to the stopping criteria of every prompt it formats
+    (create_chat_completion takes none of its own; the chat handler takes the formatter's)."""
+    from llama_cpp.llama import StoppingCriteriaList
+
+    def format_with_criterion(**kwargs: Any) -> Any:
+        result = formatter(**kwargs)
+        result.stopping_criteria = StoppingCriteriaList(
+            [*(result.stopping_criteria or []), criterion]
+        )
+        return result
+
+    return format_with_criterion
 
 
 def _token_text(llama: Any, token: int) -> str:
