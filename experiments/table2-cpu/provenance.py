@@ -1,6 +1,7 @@
 """Writes PROVENANCE.md next to a sweep's results: commit, models (with hashes), hardware, dates.
 
-Run after `budgetml report`:  .venv/bin/python experiments/table2-cpu/provenance.py
+Run after `budgetml report`:  .venv/bin/python experiments/table2-cpu/provenance.py [COMMIT]
+COMMIT is the code the sweep ran (it runs from a frozen worktree while work goes on); default HEAD.
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ def main() -> None:
     )
     first, last, planned, finished = rows.fetchone()
     commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=HERE
+        ["git", "rev-parse", sys.argv[1] if len(sys.argv) > 1 else "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=HERE,
     ).stdout.strip()
     cpu = next(
         (
@@ -40,8 +45,8 @@ def main() -> None:
     lines = [
         f"# Provenance of {HERE.name}",
         "",
-        f"- Code: commit `{commit}` (the results were produced by the commits up to this one;",
-        "  each run's `config.yaml` holds its exact configuration)",
+        f"- Code: commit `{commit}` (every run here ran this code; each run's `config.yaml`",
+        "  holds its exact configuration)",
         f"- Runs: {finished} of {planned} planned finished, between {_date(first)} and "
         f"{_date(last)} (UTC)",
         f"- Hardware: {cpu}, {os.cpu_count()} logical CPUs, {memory_gib:.0f} GiB RAM, no GPU;"

@@ -20,6 +20,10 @@ class ModelError(BudgetMLError):
     """A model cannot be used or a provider refused the call for good."""
 
 
+class ContextOverflowError(ModelError):
+    """The prompt, plus room for the reply, does not fit the model's context window."""
+
+
 class MissingKeyError(ModelError):
     """A hosted model needs an API key that is not in the environment."""
 

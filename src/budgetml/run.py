@@ -74,6 +74,9 @@ class RunRecorder:
         self.escalations += 1
         self.trace.record("escalation", from_model=from_model, to_model=to_model, reason=reason)
 
+    def context_trimmed(self, model: str, shown_steps: int) -> None:
+        self.trace.record("context_trimmed", model=model, shown_steps=shown_steps)
+
 
 @dataclass(frozen=True)
 class RunState:

@@ -36,6 +36,7 @@ class Recorder:
         self.calls: list[tuple[str, str, list[Message]]] = []
         self.failures: list[tuple[str, int, str]] = []
         self.escalations: list[tuple[str, str, str]] = []
+        self.trims: list[tuple[str, int]] = []
 
     def llm_call(self, agent: str, messages: Sequence[Message], completion: Completion) -> None:
         self.calls.append((agent, completion.model, list(messages)))
@@ -45,6 +46,9 @@ class Recorder:
 
     def escalation(self, from_model: str, to_model: str, reason: str) -> None:
         self.escalations.append((from_model, to_model, reason))
+
+    def context_trimmed(self, model: str, shown_steps: int) -> None:
+        self.trims.append((model, shown_steps))
 
     def models_called(self) -> list[str]:
         return [model for _, model, _ in self.calls]

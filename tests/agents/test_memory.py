@@ -34,6 +34,8 @@ class Recorder:
 
     def escalation(self, from_model: str, to_model: str, reason: str) -> None: ...
 
+    def context_trimmed(self, model: str, shown_steps: int) -> None: ...
+
 
 def scripted(tmp_path: Path, replies: list[str]) -> tuple[LLMWorker, Recorder]:
     """A worker on a scripted model; an empty list of replies fails if the worker is asked."""

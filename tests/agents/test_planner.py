@@ -1,5 +1,6 @@
 """The planner's prompt and retries, with scripted models (fixed replies, not LLMs)."""
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,9 @@ from budgetml.agents.cascade import Level, Lifelines
 from budgetml.agents.parser import PlannerReply, parse_reply
 from budgetml.agents.planner import PLANNER_PROFILE, Planner, PlanningFailed, Step
 from budgetml.env.actions import ACTIONS
-from budgetml.llm.base import Message
+from budgetml.errors import ContextOverflowError
+from budgetml.llm.base import Completion, Message
+from budgetml.llm.scripted import ScriptedModel
 from tests.agents.scripted_team import BAD, GOOD, Recorder, scripted
 
 
@@ -136,3 +139,53 @@ def test_the_step_fails_after_m_malformed_replies(tmp_path: Path) -> None:
         plan.next_action("goal", [], 30)
     assert [attempt for _, attempt, _ in recorder.failures] == [1, 2, 3]
     assert len(recorder.calls) == 3 and not recorder.escalations
+
+
+class SmallContext:
+    """A scripted model (fixed replies) that refuses prompts over `limit` characters, as a
+    model with a small context window refuses too many tokens."""
+
+    def __init__(self, model: ScriptedModel, limit: int) -> None:
+        self.name, self.price, self._model, self._limit = model.name, model.price, model, limit
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        return self._model.count_tokens(messages)
+
+    def complete(
+        self, messages: Sequence[Message], *, agent: str, temperature: float, max_tokens: int
+    ) -> Completion:
+        if sum(len(m.content) for m in messages) > self._limit:
+            raise ContextOverflowError(f"{self.name}: the prompt does not fit")
+        return self._model.complete(
+            messages, agent=agent, temperature=temperature, max_tokens=max_tokens
+        )
+
+
+def long_step(number: int) -> Step:
+    reply = PlannerReply("List Files", {"dir_path": f"d{number}"}, {}, "Action: List Files")
+    return Step(number, reply, f"observation {number} " + "x" * 3000)
+
+
+def small_context_planner(tmp_path: Path, limit: int) -> tuple[Planner, Recorder]:
+    recorder = Recorder()
+    model = SmallContext(scripted(tmp_path, "small", [GOOD]), limit)
+    level = Level(model, 3, 500)
+    return Planner((level,), ACTIONS, 0.2, 3, 3, Lifelines(5), recorder), recorder
+
+
+def test_a_prompt_too_long_for_the_model_drops_the_oldest_shown_steps(tmp_path: Path) -> None:
+    plan, recorder = small_context_planner(tmp_path, limit=9_000)
+    history = [long_step(n) for n in range(1, 6)]
+    assert plan.next_action("goal", history, 25).action == "List Files"
+    assert recorder.trims == [("scripted:small", 2), ("scripted:small", 1)]
+    ((_, _, sent),) = recorder.calls
+    assert "observation 5 " in sent[-1].content and "observation 4 " not in str(sent)
+    assert "4 earlier step(s) are no longer shown" in sent[-1].content
+    assert "4 earlier step(s) are not shown" in plan.last_prompt  # what an expert would see
+
+
+def test_a_prompt_that_fits_with_no_step_shown_ends_the_planning(tmp_path: Path) -> None:
+    plan, recorder = small_context_planner(tmp_path, limit=1_000)
+    with pytest.raises(ContextOverflowError):
+        plan.next_action("goal", [long_step(n) for n in range(1, 3)], 28)
+    assert [shown for _, shown in recorder.trims] == [1, 0] and not recorder.calls

@@ -39,6 +39,8 @@ class Recorder:
 
     def escalation(self, from_model: str, to_model: str, reason: str) -> None: ...
 
+    def context_trimmed(self, model: str, shown_steps: int) -> None: ...
+
     @property
     def prompts(self) -> list[str]:
         return [messages[1].content for _, messages in self.calls]

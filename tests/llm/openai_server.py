@@ -23,8 +23,17 @@ class Reply:
     cached_tokens: int | None = None
 
 
-ScriptEntry = Reply | str | int
-"""A Reply, a bare text (default usage), or an HTTP status code to fail with."""
+@dataclass(frozen=True)
+class Failure:
+    """An HTTP error with the provider's own message and code."""
+
+    status: int
+    message: str
+    code: str
+
+
+ScriptEntry = Reply | str | int | Failure
+"""A Reply, a bare text (default usage), an HTTP status code to fail with, or a Failure."""
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -98,6 +107,8 @@ class OpenAICompatServer:
                     self._send(500, _error(500, "the test server has no scripted reply left"))
                 elif isinstance(entry, int):
                     self._send(entry, _error(entry, f"scripted failure {entry}"))
+                elif isinstance(entry, Failure):
+                    self._send(entry.status, _error(entry.status, entry.message, entry.code))
                 else:
                     reply = Reply(entry) if isinstance(entry, str) else entry
                     self._send(200, _completion(reply, str(body.get("model", ""))))
@@ -113,9 +124,9 @@ class OpenAICompatServer:
         return Handler
 
 
-def _error(status: int, message: str) -> dict[str, Any]:
+def _error(status: int, message: str, code: str | None = None) -> dict[str, Any]:
     kind = _ERROR_TYPES.get(status, "server_error")
-    return {"error": {"message": message, "type": kind, "param": None, "code": kind}}
+    return {"error": {"message": message, "type": kind, "param": None, "code": code or kind}}
 
 
 def _completion(reply: Reply, model: str) -> dict[str, Any]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from budgetml.config import ModelEntry, Price
-from budgetml.errors import MissingKeyError, ModelError
+from budgetml.errors import ContextOverflowError, MissingKeyError, ModelError
 from budgetml.llm.base import Message
 from budgetml.llm.litellm_model import LiteLLMModel, litellm_price
-from tests.llm.openai_server import OpenAICompatServer, Reply
+from tests.llm.openai_server import Failure, OpenAICompatServer, Reply
 
 PRICE = Price(input=1.0, output=2.0, cached_input=0.5)
 MODEL = "openai/test-model"
@@ -111,6 +111,24 @@ def test_bad_request_and_not_found_give_one_line_with_the_provider_message(statu
     assert message.startswith(f"model {MODEL} failed")
     assert f"scripted failure {status}" in message
     assert "\n" not in message
+
+
+@pytest.mark.usefixtures("dummy_key")
+def test_a_prompt_over_the_context_window_is_a_context_overflow() -> None:
+    """The planner drops shown steps on this error, so it must be told apart from other 400s."""
+    too_long = Failure(
+        400,
+        "This model's maximum context length is 8192 tokens. However, your messages resulted "
+        "in 9120 tokens. Please reduce the length of the messages.",
+        "context_length_exceeded",
+    )
+    with (
+        OpenAICompatServer([too_long, "unused"]) as server,
+        pytest.raises(ContextOverflowError) as err,
+    ):
+        _ask(server)
+    assert len(server.requests) == 1
+    assert "does not fit its context window" in str(err.value) and "\n" not in str(err.value)
 
 
 def test_missing_key_without_api_base_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,6 +16,7 @@ import jinja2
 from budgetml.agents.cascade import Level, Lifelines, can_climb, costs_a_lifeline, repeats_itself
 from budgetml.agents.parser import FormatError, PlannerReply, parse_reply
 from budgetml.env.actions import Action
+from budgetml.errors import ContextOverflowError
 from budgetml.llm.base import Completion, Message
 from budgetml.textutil import truncate_middle
 
@@ -58,6 +59,8 @@ class CallRecorder(Protocol):
 
     def escalation(self, from_model: str, to_model: str, reason: str) -> None: ...
 
+    def context_trimmed(self, model: str, shown_steps: int) -> None: ...
+
 
 class LongTermMemory(Protocol):
     """The research log, seen from the planner: recall before planning, record after acting."""
@@ -82,6 +85,8 @@ class Planner:
     """Named in the prompt's example response: running it is a sound first step on any task."""
     last_prompt: str = field(default="", init=False)
     last_conversation: list[Message] = field(default_factory=list, init=False)
+    _situation: tuple[str, list[Step], int, str] = field(default=("", [], 0, ""), init=False)
+    _shown: int = field(default=0, init=False)
 
     def visible_actions(self) -> tuple[Action, ...]:
         """The actions offered now: the expert disappears once the lifelines are spent."""
@@ -89,9 +94,14 @@ class Planner:
         return tuple(a for a in self.actions if not (spent and a.name == EXPERT_ACTION))
 
     def prompt(
-        self, research_problem: str, history: Sequence[Step], steps_left: int, notes: str = ""
+        self,
+        research_problem: str,
+        history: Sequence[Step],
+        steps_left: int,
+        notes: str = "",
+        shown_steps: int | None = None,
     ) -> str:
-        shown = list(history)[-self.short_term_steps :]
+        shown = self._shown_of(history, shown_steps)
         return TEMPLATES.get_template("planner.j2").render(
             research_problem=research_problem,
             actions=self.visible_actions(),
@@ -110,7 +120,12 @@ class Planner:
         )
 
     def conversation(
-        self, research_problem: str, history: Sequence[Step], steps_left: int, notes: str = ""
+        self,
+        research_problem: str,
+        history: Sequence[Step],
+        steps_left: int,
+        notes: str = "",
+        shown_steps: int | None = None,
     ) -> list[Message]:
         """The messages a planner call sends.
 
@@ -121,11 +136,9 @@ class Planner:
         """
         system = Message("system", PLANNER_PROFILE)
         if self.history_as == "transcript":
-            return [
-                system,
-                Message("user", self.prompt(research_problem, history, steps_left, notes)),
-            ]
-        shown = list(history)[-self.short_term_steps :]
+            flat = self.prompt(research_problem, history, steps_left, notes, shown_steps)
+            return [system, Message("user", flat)]
+        shown = self._shown_of(history, shown_steps)
         instructions = TEMPLATES.get_template("planner_instructions.j2").render(
             research_problem=research_problem,
             actions=self.visible_actions(),
@@ -158,8 +171,8 @@ class Planner:
         """The next action, from the cheapest level that gives a usable, non-looping reply."""
         plan = history[-1].reply.sections.get("Research Plan and Status", "") if history else ""
         notes = self.memory.recall(plan) if self.memory else ""
-        self.last_prompt = self.prompt(research_problem, history, steps_left, notes)
-        self.last_conversation = self.conversation(research_problem, history, steps_left, notes)
+        self._situation = (research_problem, list(history), steps_left, notes)
+        self._show(min(self.short_term_steps, len(history)))
         level = 0
         while True:
             reply, problem = self._ask(level)
@@ -178,6 +191,37 @@ class Planner:
             above = self.levels[level + 1].model.name
             self.recorder.escalation(self.levels[level].model.name, above, reason)
             level += 1
+
+    def _shown_of(self, history: Sequence[Step], shown_steps: int | None) -> list[Step]:
+        count = self.short_term_steps if shown_steps is None else shown_steps
+        return list(history)[len(history) - min(count, len(history)) :]
+
+    def _show(self, steps: int) -> None:
+        """Render this step's prompts with the last `steps` steps shown."""
+        self._shown = steps
+        self.last_prompt = self.prompt(*self._situation, shown_steps=steps)
+        self.last_conversation = self.conversation(*self._situation, shown_steps=steps)
+
+    def _complete(self, rung: Level, extra: Sequence[Message]) -> Completion:
+        """One call; a prompt too long for the model drops the oldest shown step and is sent
+        again, down to no step shown (an 8k local context, a long observation: traces)."""
+        while True:
+            messages = [*self.last_conversation, *extra]
+            try:
+                completion = rung.model.complete(
+                    messages,
+                    agent="planner",
+                    temperature=self.temperature,
+                    max_tokens=rung.max_tokens,
+                )
+            except ContextOverflowError:
+                if self._shown == 0:
+                    raise
+                self._show(self._shown - 1)
+                self.recorder.context_trimmed(rung.model.name, self._shown)
+                continue
+            self.recorder.llm_call("planner", messages, completion)
+            return completion
 
     def observe(self, step: Step) -> None:
         if self.memory:
@@ -204,22 +248,19 @@ class Planner:
         """Up to m tries at one level, feeding each format error back; (reply, last problem)."""
         rung = self.levels[level]
         signatures: Mapping[str, Sequence[str]] = {a.name: a.input_names for a in self.actions}
-        messages = [*self.last_conversation, *feedback]
+        extra = list(feedback)
         problem = ""
         for attempt in range(1, rung.retries + 1):
             if costs_a_lifeline(level, self.levels) and not self.lifelines.take():
                 return None, f"{problem} (no lifelines left for {rung.model.name})".strip()
-            completion = rung.model.complete(
-                messages, agent="planner", temperature=self.temperature, max_tokens=rung.max_tokens
-            )
-            self.recorder.llm_call("planner", messages, completion)
+            completion = self._complete(rung, extra)
             try:
                 return parse_reply(completion.text, signatures), ""
             except FormatError as exc:
                 problem = str(exc)
                 self.recorder.format_failure(rung.model.name, attempt, problem)
-                messages = [
-                    *messages,
+                extra = [
+                    *extra,
                     Message(
                         "assistant", truncate_middle(completion.text, MAX_REJECTED_REPLY_CHARS)
                     ),

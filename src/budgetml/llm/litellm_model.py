@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from budgetml.config import ModelEntry, Price
-from budgetml.errors import MissingKeyError, ModelError
+from budgetml.errors import ContextOverflowError, MissingKeyError, ModelError
 from budgetml.llm.base import Completion, Message, Usage
 from budgetml.llm.pricing import cost_usd
 
@@ -173,6 +173,11 @@ class LiteLLMModel:
                     ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF_S)
+            except litellm.ContextWindowExceededError as exc:
+                raise ContextOverflowError(
+                    f"model {self.name}: the prompt does not fit its context window "
+                    f"({_provider_message(exc)})"
+                ) from None
             except (litellm.AuthenticationError, litellm.PermissionDeniedError) as exc:
                 raise ModelError(
                     f"model {self.name} refused the API key ({_provider_message(exc)}); "

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from budgetml.config import Price
-from budgetml.errors import ModelError
+from budgetml.errors import ContextOverflowError, ModelError
 from budgetml.llm.base import Completion, Message, Usage
 from budgetml.llm.pricing import cost_usd
 
@@ -223,7 +223,7 @@ class LocalModel:
         """Refuse before llama.cpp does (it would crash, or silently shorten the reply)."""
         context = int(self._loaded.llama.n_ctx())
         if prompt_tokens + max_tokens > context:
-            raise ModelError(
+            raise ContextOverflowError(
                 f"local model {self.name}: prompt {prompt_tokens} tokens + max_tokens "
                 f"{max_tokens} > context {context}; lower max_tokens or the short-term window "
                 f"(short_term_steps)"
