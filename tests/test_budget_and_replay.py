@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from budgetml.config import ModelEntry, Price, RunConfig
-from budgetml.env.task import load_task
+from budgetml.env.task import find_task, load_task
 from budgetml.llm.budget import worst_case_usd
 from budgetml.replay import replay_run
 from budgetml.run import run_task
@@ -127,3 +127,19 @@ def test_replay_over_a_stopped_server_gives_the_same_actions_and_score(
     assert result.replayed.cost_usd == pytest.approx(original.cost_usd)
     assert result.replayed.spent_usd == 0
     assert result.prompt_mismatches == 0
+
+
+def test_a_replay_whose_task_folder_is_gone_uses_the_builtin_task_of_that_name(
+    tmp_path: Path,
+) -> None:
+    """A sweep's runs replay from a fresh checkout, where the recorded task folder may not exist."""
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([reply("done", "Final Answer", {"final_answer": "none"})]))
+    run_task(find_task("vectorization"), config(script), config_label="c", run_dir=tmp_path / "run")
+    trace = tmp_path / "run" / "trace.jsonl"
+    start, *rest = trace.read_text().splitlines()
+    moved = {**json.loads(start), "task_dir": str(tmp_path / "checkout-gone" / "vectorization")}
+    trace.write_text("\n".join([json.dumps(moved), *rest]) + "\n")
+    result = replay_run(tmp_path / "run", tmp_path / "replay")
+    assert result.same_actions and result.replayed.task == "vectorization"
+    assert result.replayed.status == "completed"

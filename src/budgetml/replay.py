@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from budgetml.config import ModelEntry, Price, parse_config
-from budgetml.env.task import load_task
+from budgetml.env.task import Task, find_task, load_task
 from budgetml.errors import BudgetMLError, ModelError
 from budgetml.llm.base import Completion, Message, Model, Usage
 from budgetml.llm.pricing import FREE
@@ -94,7 +94,7 @@ def replay_run(
     config = parse_config(
         (run_dir / "config.yaml").read_text("utf-8"), str(run_dir / "config.yaml")
     )
-    task = load_task(Path(start["task_dir"])).with_direction(bool(start["higher_is_better"]))
+    task = _recorded_task(start).with_direction(bool(start["higher_is_better"]))
     queues: dict[str, dict[str, deque[dict[str, Any]]]] = defaultdict(lambda: defaultdict(deque))
     for event in events:
         if event["event"] == "llm_call":
@@ -126,6 +126,13 @@ def replay_run(
         replayed_actions=_actions(out / "trace.jsonl"),
         prompt_mismatches=sum(m.prompt_mismatches for m in models.values()),
     )
+
+
+def _recorded_task(start: dict[str, Any]) -> Task:
+    """The task folder the run used; if it is gone (a run from another checkout or machine),
+    the built-in task of the same name."""
+    folder = Path(start["task_dir"])
+    return load_task(folder) if folder.is_dir() else find_task(str(start["task"]))
 
 
 def _actions(trace_file: Path) -> list[tuple[str, Any]]:

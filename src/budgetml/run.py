@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from budgetml import __version__
 from budgetml.agents.planner import PlanningFailed, Step
 from budgetml.agents.team import Team, assemble_team
 from budgetml.checkpoint import Checkpoints
@@ -25,6 +26,7 @@ from budgetml.llm.base import Completion, Message, Model
 from budgetml.llm.budget import BudgetExhausted, BudgetGuard
 from budgetml.llm.cache import CachedModel, ResponseCache, default_cache_path
 from budgetml.llm.ledger import CostLedger
+from budgetml.provenance import code_commit
 from budgetml.summary import RunSummary, Status, improvement, is_success
 from budgetml.trace import Trace
 
@@ -194,6 +196,8 @@ def _set_up(
         metric=task.spec.metric,
         higher_is_better=task.spec.higher_is_better,
         python=python,
+        budgetml_version=__version__,
+        code_commit=code_commit(),
     )
     task.prepare(on_note)
     on_note("measuring the baseline" if task.spec.baseline is None else "baseline from task.yaml")
