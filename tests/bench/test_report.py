@@ -67,10 +67,10 @@ def test_the_html_report_is_self_contained(local_sweep: Path) -> None:
     assert 'id="run-tiny-loss--lazy--seed-2"' in page
 
 
-def test_the_report_command_writes_the_three_files(local_sweep: Path, tmp_path: Path) -> None:
+def test_the_report_command_writes_the_four_files(local_sweep: Path, tmp_path: Path) -> None:
     copy = tmp_path / "sweep"
     shutil.copytree(local_sweep, copy)
-    for name in ("table.md", "table.csv", "report.html"):
+    for name in ("table.md", "table.csv", "behaviour.md", "report.html"):
         (copy / name).unlink()
     result = subprocess.run(
         [sys.executable, "-m", "budgetml", "report", str(copy)],
@@ -81,6 +81,7 @@ def test_the_report_command_writes_the_three_files(local_sweep: Path, tmp_path: 
     assert result.returncode == 0, result.stderr
     assert (copy / "table.md").read_bytes() == (local_sweep / "table.md").read_bytes()
     assert (copy / "report.html").is_file() and (copy / "table.csv").is_file()
+    assert (copy / "behaviour.md").read_bytes() == (local_sweep / "behaviour.md").read_bytes()
 
 
 def test_a_folder_without_runs_is_one_line_error(tmp_path: Path) -> None:

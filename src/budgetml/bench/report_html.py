@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
+from budgetml.bench.behaviour import write_behaviour
 from budgetml.bench.charts import Point, bars_svg, color_for, scatter_svg
 from budgetml.bench.report import (
     AVERAGE,
@@ -64,12 +65,14 @@ window.addEventListener("hashchange",openTarget);openTarget();
 
 
 def write_report(folder: Path) -> list[Path]:
-    """table.md, table.csv and report.html in `folder`, from its runs; returns their paths."""
+    """table.md, table.csv, behaviour.md and report.html in `folder`, from its runs; returns
+    their paths."""
     runs = collect_runs(folder)
     table = write_tables(folder, runs)
+    behaviour = write_behaviour(folder, runs)
     page = render_html(table, runs, folder, f"BudgetML report: {folder.resolve().name}")
     (folder / "report.html").write_text(page, encoding="utf-8")
-    return [folder / "table.md", folder / "table.csv", folder / "report.html"]
+    return [folder / "table.md", folder / "table.csv", behaviour, folder / "report.html"]
 
 
 def render_html(table: Table, runs: Sequence[ReportRun], folder: Path, title: str) -> str:

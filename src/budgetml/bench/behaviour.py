@@ -1,0 +1,143 @@
+"""How each configuration behaved, counted from its runs' traces: where agents fail, and why.
+
+Table 2 says whether runs succeeded; this table says what the agents did on the way, per run
+on average: steps taken, steps that repeated the step before, unusable replies, climbs, expert
+calls, script edits, script runs that failed, context trims, and how runs ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from budgetml.bench.report import ReportRun
+from budgetml.trace import read_trace
+
+EDIT_ACTIONS = frozenset({"Edit Script (AI)", "Edit Script Segment (AI)", "Write File"})
+CLEAN_RUN = "The script has been executed."
+"""How an Execute Script observation starts when the script exited with 0 (env/actions.py)."""
+
+
+@dataclass(frozen=True)
+class RunBehaviour:
+    steps: int
+    repeats: int
+    """Steps whose action and input equal the previous step's."""
+    format_failures: int
+    escalations: int
+    expert_calls: int
+    edits: int
+    failed_script_runs: int
+    context_trims: int
+    final_answer: bool
+    status: str
+
+
+def run_behaviour(trace_file: Path) -> RunBehaviour:
+    events = read_trace(trace_file)
+    steps = [e for e in events if e["event"] == "step"]
+    pairs = zip(steps, steps[1:], strict=False)
+    end = next((e for e in reversed(events) if e["event"] == "run_end"), None)
+    return RunBehaviour(
+        steps=len(steps),
+        repeats=sum(1 for a, b in pairs if _act(a) == _act(b)),
+        format_failures=_count(events, "format_failure"),
+        escalations=_count(events, "escalation"),
+        expert_calls=sum(1 for s in steps if s["action"].startswith("Request Help")),
+        edits=sum(1 for s in steps if s["action"] in EDIT_ACTIONS),
+        failed_script_runs=sum(1 for s in steps if _failed_script_run(s)),
+        context_trims=_count(events, "context_trimmed"),
+        final_answer=any(s["action"] == "Final Answer" for s in steps),
+        status=str(end["status"]) if end else "unfinished",
+    )
+
+
+@dataclass(frozen=True)
+class ConfigBehaviour:
+    config: str
+    runs: int
+    per_run: dict[str, float]
+    repeat_share: float
+    ended: dict[str, int]
+
+
+COLUMNS = {
+    "steps": "steps",
+    "format_failures": "unusable replies",
+    "escalations": "climbs",
+    "expert_calls": "expert calls",
+    "edits": "edits",
+    "failed_script_runs": "failed script runs",
+    "context_trims": "context trims",
+}
+
+
+def behaviour_by_config(runs: Sequence[ReportRun]) -> list[ConfigBehaviour]:
+    """One row per configuration over its finished runs that left a trace."""
+    by_config: dict[str, list[RunBehaviour]] = {}
+    for run in runs:
+        trace = run.run_dir / "trace.jsonl"
+        if run.summary is not None and trace.is_file():
+            by_config.setdefault(run.config, []).append(run_behaviour(trace))
+    rows = []
+    for config, seen in sorted(by_config.items()):
+        steps = sum(b.steps for b in seen)
+        ended: dict[str, int] = {}
+        for b in seen:
+            ended[b.status] = ended.get(b.status, 0) + 1
+        rows.append(
+            ConfigBehaviour(
+                config=config,
+                runs=len(seen),
+                per_run={key: sum(getattr(b, key) for b in seen) / len(seen) for key in COLUMNS},
+                repeat_share=sum(b.repeats for b in seen) / steps if steps else 0.0,
+                ended=dict(sorted(ended.items())),
+            )
+        )
+    return rows
+
+
+def behaviour_markdown(rows: Sequence[ConfigBehaviour]) -> str:
+    header = ["config", "runs", *COLUMNS.values(), "steps repeating the last", "ended"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [
+            row.config,
+            str(row.runs),
+            *(f"{row.per_run[key]:.1f}" for key in COLUMNS),
+            f"{100 * row.repeat_share:.0f}%",
+            ", ".join(f"{status} {n}" for status, n in row.ended.items()),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Per run on average, from each finished run's trace.jsonl. Unusable replies: replies "
+        "the parser refused; climbs: escalations up the cascade; edits: Edit Script (AI), "
+        "Edit Script Segment (AI) and Write File steps; failed script runs: Execute Script "
+        "steps that did not exit cleanly (an exception, a timeout, a missing file); context "
+        "trims: prompts sent again with fewer shown steps; steps repeating the last: steps "
+        "with the same action and input as the step before, as a share of all steps.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_behaviour(folder: Path, runs: Sequence[ReportRun]) -> Path:
+    path = folder / "behaviour.md"
+    path.write_text(behaviour_markdown(behaviour_by_config(runs)), encoding="utf-8")
+    return path
+
+
+def _act(step: dict[str, Any]) -> tuple[str, str]:
+    return step["action"], repr(step["action_input"])
+
+
+def _count(events: Sequence[dict[str, Any]], kind: str) -> int:
+    return sum(1 for e in events if e["event"] == kind)
+
+
+def _failed_script_run(step: dict[str, Any]) -> bool:
+    if step["action"] != "Execute Script":
+        return False
+    return not str(step.get("observation", "")).startswith(CLEAN_RUN)

@@ -1,0 +1,53 @@
+"""The behaviour table counts, from the traces, what each configuration's agents did."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from budgetml.bench.behaviour import behaviour_by_config, behaviour_markdown, run_behaviour
+from budgetml.bench.report import collect_runs
+from tests.bench.conftest import RUNS
+
+
+def test_each_configuration_gets_its_runs_steps_edits_and_endings(local_sweep: Path) -> None:
+    rows = {row.config: row for row in behaviour_by_config(collect_runs(local_sweep))}
+    eager, lazy = rows["eager"], rows["lazy"]
+    assert eager.runs == lazy.runs == 2 * RUNS  # two tasks
+    # eager: List Files, Write File, Execute Script, Final Answer; lazy answers at once
+    assert eager.per_run["steps"] == 4 and lazy.per_run["steps"] == 1
+    assert eager.per_run["edits"] == 1 and lazy.per_run["edits"] == 0
+    assert eager.per_run["failed_script_runs"] == 0
+    assert eager.ended == {"completed": 2 * RUNS} and eager.repeat_share == 0
+    text = (local_sweep / "behaviour.md").read_text()
+    assert text == behaviour_markdown(list(rows.values()))
+    assert "| eager | 6 | 4.0 |" in text
+
+
+def test_repeats_failed_script_runs_and_trims_are_counted(tmp_path: Path) -> None:
+    def step(action: str, action_input: dict[str, str], observation: str) -> dict[str, object]:
+        return {
+            "event": "step",
+            "action": action,
+            "action_input": action_input,
+            "observation": observation,
+        }
+
+    run = {"script_name": "train.py"}
+    events = [
+        {"event": "run_start"},
+        step("Execute Script", run, "The script failed with exit code 1. Here is the output:"),
+        {"event": "format_failure"},
+        {"event": "context_trimmed"},
+        step("Execute Script", run, "The script has been executed. Here is the output:"),
+        {"event": "escalation"},
+        step("Execute Script", run, "The script was stopped after the time limit of 60 s."),
+        step("Request Help from a Planning Expert", {"stuck_on": "x"}, "plan"),
+        {"event": "run_end", "status": "max_steps"},
+    ]
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text("".join(json.dumps(e) + "\n" for e in events))
+    seen = run_behaviour(trace)
+    assert (seen.steps, seen.repeats, seen.failed_script_runs) == (4, 2, 2)
+    assert (seen.format_failures, seen.escalations, seen.expert_calls) == (1, 1, 1)
+    assert seen.context_trims == 1 and not seen.final_answer and seen.status == "max_steps"
