@@ -1,13 +1,14 @@
 """Writes PROVENANCE.md next to a sweep's results: commit, models (with hashes), hardware, dates.
 
-Run after `budgetml report`:  .venv/bin/python experiments/table2-cpu/provenance.py [COMMIT]
-COMMIT is the code the sweep ran (it runs from a frozen worktree while work goes on); default HEAD.
+Run after `budgetml report`:  .venv/bin/python experiments/table2-cpu/provenance.py
+The code commit is the one run-sweep.sh pins (the sweep runs from a worktree of it).
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import re
 import sqlite3
 import subprocess
 import sys
@@ -26,8 +27,10 @@ def main() -> None:
         "select min(started_at), max(finished_at), count(*), sum(state = 'finished') from runs"
     )
     first, last, planned, finished = rows.fetchone()
+    pinned = re.search(r"^CODE_COMMIT=(\w+)", (HERE / "run-sweep.sh").read_text(), re.M)
+    assert pinned, "run-sweep.sh must set CODE_COMMIT"
     commit = subprocess.run(
-        ["git", "rev-parse", sys.argv[1] if len(sys.argv) > 1 else "HEAD"],
+        ["git", "rev-parse", pinned.group(1)],
         capture_output=True,
         text=True,
         check=True,
