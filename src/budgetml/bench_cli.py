@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from budgetml.bench.executors import Executor, LocalExecutor, RayExecutor
 from budgetml.bench.experiment import Experiment, load_experiment
 from budgetml.bench.progress import RichProgress
 from budgetml.bench.report import dollars
 from budgetml.bench.report_html import write_report
-from budgetml.bench.reproduce import reproduce_cells
+from budgetml.bench.reproduce import checks_markdown, reproduce_cells
 from budgetml.bench.store import RunKey
 from budgetml.bench.sweep import plan_sweep, run_sweep
 from budgetml.errors import BudgetMLError
+from budgetml.provenance import code_commit
 from budgetml.replay import ReplayResult
 
 console = Console()
@@ -137,25 +138,19 @@ def reproduce(
     checks = reproduce_cells(
         folder, target, _split(tasks or ""), _split(configs or ""), on_run=show
     )
-    table = Table("task", "config", "runs", "success", "$/run", "$/run (free tier)", "reproduced")
-    for check in checks:
-        was, now = check.recorded, check.replayed
-        table.add_row(
-            check.task,
-            check.config,
-            str(was.runs),
-            f"{was.successes} → {now.successes}",
-            f"{dollars(was.mean_cost_usd)} → {dollars(now.mean_cost_usd)}",
-            f"{dollars(was.mean_cost_usd_free_tier)} → {dollars(now.mean_cost_usd_free_tier)}",
-            "yes" if check.reproduced else "NO",
-        )
-    console.print(table)
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    written = folder / "reproduced.md"
+    written.write_text(checks_markdown(checks, when, code_commit()), encoding="utf-8")
+    console.print(written.read_text(encoding="utf-8"), markup=False, highlight=False)
     failed = [check for check in checks if not check.reproduced]
     if failed:
         raise BudgetMLError(
-            f"{len(failed)} of {len(checks)} cell(s) did not reproduce; the replays are in {target}"
+            f"{len(failed)} of {len(checks)} cell(s) did not reproduce (see {written}); the "
+            f"replays are in {target}"
         )
-    console.print(f"all {len(checks)} cell(s) reproduced; replays in {target}", highlight=False)
+    console.print(
+        f"all {len(checks)} cell(s) reproduced ({written}); replays in {target}", highlight=False
+    )
 
 
 def _print_table(folder: Path) -> None:

@@ -59,8 +59,11 @@ def test_the_command_names_the_cells_that_did_not_reproduce(
     passed = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert passed.returncode == 0, passed.stderr
     assert "all 2 cell(s) reproduced" in passed.stdout
+    written = (sweep / "reproduced.md").read_text()
+    assert "| tiny-accuracy | lazy | 3 | 0 → 0 |" in written and "| NO |" not in written
     with sqlite3.connect(sweep / "results.sqlite") as db:
         db.execute("UPDATE runs SET cost_usd = cost_usd + 1 WHERE config = 'lazy' AND seed = 0")
     failed = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
     assert "2 of 2 cell(s) did not reproduce" in failed.stderr
+    assert (sweep / "reproduced.md").read_text().count("| NO |") == 2

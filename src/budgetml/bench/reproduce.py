@@ -114,3 +114,23 @@ def _numbers(successes: list[bool], costs: list[float], free_tier: list[float]) 
         mean_cost_usd=sum(costs) / runs,
         mean_cost_usd_free_tier=sum(free_tier) / runs,
     )
+
+
+def checks_markdown(checks: list[CellCheck], when: str, code: str | None) -> str:
+    """The comparison as a Markdown table, with when and by which code it was made."""
+    lines = [
+        f"Replayed from the recorded replies on {when} by BudgetML at commit {code or 'unknown'}.",
+        "",
+        "| task | config | runs | successes (recorded → replayed) | $/run | $/run (free tier) "
+        "| actions diverged | reproduced |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for check in checks:
+        was, now = check.recorded, check.replayed
+        lines.append(
+            f"| {check.task} | {check.config} | {was.runs} | {was.successes} → {now.successes} "
+            f"| {was.mean_cost_usd:.6f} → {now.mean_cost_usd:.6f} "
+            f"| {was.mean_cost_usd_free_tier:.6f} → {now.mean_cost_usd_free_tier:.6f} "
+            f"| {check.diverged} | {'yes' if check.reproduced else 'NO'} |"
+        )
+    return "\n".join(lines) + "\n"
