@@ -47,6 +47,20 @@ def test_the_markdown_table_has_success_and_both_costs_per_task_and_config(
     assert accuracy[4] != "$0" and accuracy[5] == "$0"  # lazy's model is on a free tier
 
 
+def test_the_markdown_also_has_one_row_per_configuration(local_sweep: Path) -> None:
+    rows = md_rows((local_sweep / "table.md").read_text())
+    assert rows["config"] == [
+        "tiny-accuracy success",
+        "tiny-loss success",
+        "average success",
+        "average $/run",
+        "average $/run (free tier)",
+    ]
+    eager, lazy = rows["eager"], rows["lazy"]
+    assert eager[:3] == ["100.0% (n=3)", "0.0% (n=3)", "50.0% (n=6)"]
+    assert eager[3] == eager[4] != "$0" and lazy[3] != "$0" and lazy[4] == "$0"
+
+
 def test_the_csv_table_holds_the_same_figures_as_numbers(local_sweep: Path) -> None:
     rows = list(csv.DictReader(io.StringIO((local_sweep / "table.csv").read_text())))
     assert [row["task"] for row in rows] == ["tiny-accuracy", "tiny-loss", "Average"]

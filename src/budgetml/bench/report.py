@@ -133,8 +133,34 @@ def table_markdown(table: Table) -> str:
         "Success: runs more than 10% better than the baseline, with the number of runs in "
         "brackets. Cost: average per run, pay-as-you-go and with free-tier models at $0. "
         f"{AVERAGE}: the mean over tasks (each task weighs the same); n counts all its runs.",
+        "",
+        *_by_config_lines(table),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _by_config_lines(table: Table) -> list[str]:
+    """The same figures in the paper's layout: one row per configuration, which stays
+    readable with many configurations."""
+    header = [
+        "config",
+        *(f"{task} success" for task in table.tasks),
+        "average success",
+        "average $/run",
+        "average $/run (free tier)",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for config in table.configs:
+        average = table.average(config)
+        values = [
+            config,
+            *(success_text(table.cells[(task, config)]) for task in table.tasks),
+            success_text(average),
+            money(average, paid=True),
+            money(average, paid=False),
+        ]
+        lines.append("| " + " | ".join(values) + " |")
+    return lines
 
 
 def table_csv(table: Table) -> str:
