@@ -125,6 +125,26 @@ def test_the_step_cap_ends_the_run_with_max_steps(mlab_task: Path, tmp_path: Pat
     assert (summary.status, summary.steps) == ("max_steps", 3)
 
 
+def test_an_input_key_the_action_does_not_take_is_named_in_the_observation(
+    mlab_task: Path, tmp_path: Path
+) -> None:
+    extra = reply("look", "List Files", {"dir_path": ".", "recursive": True})
+    script = write_script(tmp_path, [extra])
+    summary = run_task(
+        load_task(mlab_task),
+        config_for(script, max_steps=1),
+        config_label="t",
+        run_dir=tmp_path / "run",
+    )
+    assert (summary.status, summary.format_failures) == ("max_steps", 0)
+    (step,) = [e for e in read_trace(tmp_path / "run" / "trace.jsonl") if e["event"] == "step"]
+    assert step["action_input"] == {"dir_path": "."}
+    assert step["observation"].startswith(
+        '(Ignored input key "recursive": List Files takes dir_path.)\n'
+    )
+    assert "train.py" in step["observation"]
+
+
 def test_m_format_failures_end_the_run_with_status_error(mlab_task: Path, tmp_path: Path) -> None:
     script = write_script(tmp_path, ["no idea", "Action: List Files", "still nothing"])
     summary = run_task(

@@ -244,7 +244,8 @@ def _loop(
             reply = team.planner.next_action(task.research_problem, outcome.steps, steps_left)
             action = team.actions[reply.action]
             limit = config.sandbox.output_limit_chars
-            step = Step(number, reply, execute(action, context, reply.action_input, limit))
+            observation = execute(action, context, reply.action_input, limit)
+            step = Step(number, reply, reply.ignored_note() + observation)
             outcome.steps.append(step)
             trace.record(
                 "step",

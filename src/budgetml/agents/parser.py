@@ -58,6 +58,16 @@ class PlannerReply:
     action_input: dict[str, Any]
     sections: dict[str, str]
     raw: str
+    ignored_keys: tuple[str, ...] = ()
+    """Input keys the action does not take, dropped (a 1.5B model added "parameters" to
+    Execute Script; rejecting the reply ended runs whose top model has one try: traces)."""
+
+    def ignored_note(self) -> str:
+        """The line an observation starts with when keys were dropped, so the model knows."""
+        if not self.ignored_keys:
+            return ""
+        takes = ", ".join(self.action_input) or "nothing"
+        return f"(Ignored input {_keys(self.ignored_keys)}: {self.action} takes {takes}.)\n"
 
     def canonical(self) -> str:
         """The reply as the format asks for it: the sections found, then the action and its
@@ -110,12 +120,13 @@ def parse_reply(text: str, actions: Mapping[str, Sequence[str]]) -> PlannerReply
         bare = _section(lines, labels, inp, end)
     sections["Action Input"] = bare
     try:
-        action_input = _without_surrogates(_parse_input(action, keys, region, bare))
+        given = _without_surrogates(_parse_input(action, keys, region, bare))
     except RecursionError:
         raise FormatError(
             f'Action Input for "{action}" is nested too deeply. Write it as {_shape(keys)}'
         ) from None
-    return PlannerReply(action, action_input, sections, text)
+    ignored = tuple(k for k in given if k not in keys)
+    return PlannerReply(action, {k: given[k] for k in keys}, sections, text, ignored)
 
 
 def _match_label(index: int, line: str) -> _Label | None:
@@ -376,10 +387,11 @@ def _bare_value(text: str) -> str:
 
 
 def _check_keys(action: str, keys: Sequence[str], value: dict[str, Any]) -> dict[str, Any]:
+    """The object if it has every key the action needs (extra keys are dropped later)."""
     missing = [k for k in keys if k not in value]
     extra = [k for k in value if k not in keys]
-    if not missing and not extra:
-        return {k: value[k] for k in keys}
+    if not missing:
+        return value
     problems = [f"is missing {_keys(missing)}"] if missing else []
     problems += [f"has unexpected {_keys(extra)}"] if extra else []
     allowed = ", ".join(keys)
@@ -388,6 +400,7 @@ def _check_keys(action: str, keys: Sequence[str], value: dict[str, Any]) -> dict
 
 
 def _keys(names: Sequence[str]) -> str:
+    """'key "a"' or 'keys "a", "b"' (at most ten, each clipped)."""
     quoted = ", ".join(f'"{_clip(n)}"' for n in names[:10])
     return ("key " if len(names) == 1 else "keys ") + quoted
 
