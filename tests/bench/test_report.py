@@ -79,6 +79,8 @@ def test_the_html_report_is_self_contained(local_sweep: Path) -> None:
     assert page.count('<details class="run"') == 12
     assert 'href="#cell-tiny-accuracy--eager"' in page
     assert 'id="run-tiny-loss--lazy--seed-2"' in page
+    behaviour = page[page.index('<section id="behaviour">') : page.index('<section id="runs">')]
+    assert "<td>eager</td><td>6</td><td>4.0</td>" in behaviour
 
 
 def test_the_report_command_writes_the_four_files(local_sweep: Path, tmp_path: Path) -> None:

@@ -62,6 +62,16 @@ class ConfigBehaviour:
     repeat_share: float
     ended: dict[str, int]
 
+    def cells(self) -> list[str]:
+        """The row as shown, one text per HEADER column."""
+        return [
+            self.config,
+            str(self.runs),
+            *(f"{self.per_run[key]:.1f}" for key in COLUMNS),
+            f"{100 * self.repeat_share:.0f}%",
+            ", ".join(f"{status} {n}" for status, n in self.ended.items()),
+        ]
+
 
 COLUMNS = {
     "steps": "steps",
@@ -72,6 +82,9 @@ COLUMNS = {
     "failed_script_runs": "failed script runs",
     "context_trims": "context trims",
 }
+
+
+HEADER = ("config", "runs", *COLUMNS.values(), "steps repeating the last", "ended")
 
 
 def behaviour_by_config(runs: Sequence[ReportRun]) -> list[ConfigBehaviour]:
@@ -100,17 +113,8 @@ def behaviour_by_config(runs: Sequence[ReportRun]) -> list[ConfigBehaviour]:
 
 
 def behaviour_markdown(rows: Sequence[ConfigBehaviour]) -> str:
-    header = ["config", "runs", *COLUMNS.values(), "steps repeating the last", "ended"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        cells = [
-            row.config,
-            str(row.runs),
-            *(f"{row.per_run[key]:.1f}" for key in COLUMNS),
-            f"{100 * row.repeat_share:.0f}%",
-            ", ".join(f"{status} {n}" for status, n in row.ended.items()),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
     lines += [
         "",
         "Per run on average, from each finished run's trace.jsonl. Unusable replies: replies "

@@ -11,7 +11,12 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from budgetml.bench.behaviour import write_behaviour
+from budgetml.bench.behaviour import (
+    HEADER,
+    ConfigBehaviour,
+    behaviour_by_config,
+    write_behaviour,
+)
 from budgetml.bench.charts import Point, bars_svg, color_for, scatter_svg
 from budgetml.bench.report import (
     AVERAGE,
@@ -89,7 +94,8 @@ def render_html(table: Table, runs: Sequence[ReportRun], folder: Path, title: st
         f"<h1>{escape(title)}</h1>",
         f"<p>{escape(facts)}</p>",
         '<nav><a href="#table">Table</a><a href="#pareto">Success vs cost</a>'
-        '<a href="#per-task">Per task</a><a href="#runs">Runs</a></nav>',
+        '<a href="#per-task">Per task</a><a href="#behaviour">Behaviour</a>'
+        '<a href="#runs">Runs</a></nav>',
         '<section id="table"><h2>Success rate and average cost per run</h2>',
         _results_table(table, runs),
         "<p>Success: more than 10% better than the baseline; n = runs. Cost: average per run, "
@@ -107,6 +113,10 @@ def render_html(table: Table, runs: Sequence[ReportRun], folder: Path, title: st
         _legend(table.configs, colors),
         bars_svg(table.tasks, table.configs, lambda t, c: _pct(table.cells[(t, c)]), colors),
         "</section>",
+        '<section id="behaviour"><h2>What the agents did</h2>',
+        _behaviour_table(behaviour_by_config(runs)),
+        "<p>Per run on average, counted from each finished run's trace (behaviour.md explains "
+        "each column).</p></section>",
         '<section id="runs"><h2>Runs</h2>',
         *_run_sections(table, runs, folder),
         "</section>",
@@ -118,6 +128,14 @@ def render_html(table: Table, runs: Sequence[ReportRun], folder: Path, title: st
         + "\n".join(body)
         + f"\n<script>{_SCRIPT}</script></body></html>\n"
     )
+
+
+def _behaviour_table(rows: Sequence[ConfigBehaviour]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in HEADER)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row.cells()) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _results_table(table: Table, runs: Sequence[ReportRun]) -> str:
