@@ -128,7 +128,10 @@ def reproduce(
     """Rerun finished runs from their recorded replies (no model calls); compare every cell."""
     target = scratch or folder / "replays"
 
+    made_by: set[str | None] = set()
+
     def show(key: RunKey, result: ReplayResult) -> None:
+        made_by.add(result.original_code)
         same = "same actions" if result.same_actions else "[red]DIVERGED[/]"
         errors.print(
             f"· {key}: {same}, success {result.original.success} → {result.replayed.success}",
@@ -140,7 +143,14 @@ def reproduce(
     )
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     written = folder / "reproduced.md"
-    written.write_text(checks_markdown(checks, when, code_commit()), encoding="utf-8")
+    replaying = code_commit()
+    if made_by - {replaying}:
+        errors.print(
+            f"note: the runs were made by other code ({', '.join(sorted(map(str, made_by)))}) "
+            f"than this replay ({replaying}); a difference may come from the code",
+            highlight=False,
+        )
+    written.write_text(checks_markdown(checks, when, replaying, made_by), encoding="utf-8")
     console.print(written.read_text(encoding="utf-8"), markup=False, highlight=False)
     failed = [check for check in checks if not check.reproduced]
     if failed:

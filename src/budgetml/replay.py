@@ -75,6 +75,8 @@ class ReplayResult:
     original_actions: list[tuple[str, Any]]
     replayed_actions: list[tuple[str, Any]]
     prompt_mismatches: int = 0
+    original_code: str | None = None
+    """The code commit the original run recorded (None before runs recorded it)."""
 
     @property
     def same_actions(self) -> bool:
@@ -125,6 +127,7 @@ def replay_run(
         original_actions=_actions(trace_file),
         replayed_actions=_actions(out / "trace.jsonl"),
         prompt_mismatches=sum(m.prompt_mismatches for m in models.values()),
+        original_code=start.get("code_commit"),
     )
 
 

@@ -60,6 +60,8 @@ def test_the_command_names_the_cells_that_did_not_reproduce(
     assert passed.returncode == 0, passed.stderr
     assert "all 2 cell(s) reproduced" in passed.stdout
     written = (sweep / "reproduced.md").read_text()
+    assert "the runs were made at commit" in written
+    assert "made by other code" not in passed.stderr  # the fixture sweep ran this very code
     assert "| tiny-accuracy | lazy | 3 | 0 → 0 |" in written and "| NO |" not in written
     with sqlite3.connect(sweep / "results.sqlite") as db:
         db.execute("UPDATE runs SET cost_usd = cost_usd + 1 WHERE config = 'lazy' AND seed = 0")

@@ -116,10 +116,15 @@ def _numbers(successes: list[bool], costs: list[float], free_tier: list[float]) 
     )
 
 
-def checks_markdown(checks: list[CellCheck], when: str, code: str | None) -> str:
-    """The comparison as a Markdown table, with when and by which code it was made."""
+def checks_markdown(
+    checks: list[CellCheck], when: str, code: str | None, made_by: Collection[str | None]
+) -> str:
+    """The comparison as a Markdown table, with when and by which code it was made; a replay
+    by other code than the runs' may differ because of the code, not the models."""
+    made = ", ".join(sorted(c or "unrecorded" for c in set(made_by))) or "unrecorded"
     lines = [
-        f"Replayed from the recorded replies on {when} by BudgetML at commit {code or 'unknown'}.",
+        f"Replayed from the recorded replies on {when} by BudgetML at commit {code or 'unknown'};"
+        f" the runs were made at commit {made}.",
         "",
         "| task | config | runs | successes (recorded → replayed) | $/run | $/run (free tier) "
         "| actions diverged | reproduced |",
