@@ -5,7 +5,7 @@
 # the working tree; so the sweep runs from a git worktree of CODE_COMMIT (kept in .sweep-code/,
 # ignored by git) with this checkout's .venv. A new version of the code is a new sweep folder.
 set -euo pipefail
-CODE_COMMIT=bafe36d8c5ec25039cc9fb936ef4d7aac33e8653
+CODE_COMMIT=8914881c872c0bafe2915a17cc8b3ed129056d91
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(git -C "$here" rev-parse --show-toplevel)"
 code="$repo/.sweep-code/$CODE_COMMIT"
