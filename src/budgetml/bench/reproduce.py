@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from budgetml.bench.store import ResultStore, RunKey, RunRecord
 from budgetml.bench.sweep import RESULTS_FILE
 from budgetml.errors import BudgetMLError
 from budgetml.replay import ReplayResult, replay_run
+from budgetml.summary import RunSummary
 
 COST_TOLERANCE_USD = 1e-9
 """Costs are summed from the same recorded per-call costs; only float rounding may differ."""
@@ -87,32 +88,22 @@ def reproduce_cells(
 
 
 def _check(task: str, config: str, runs: list[tuple[RunRecord, ReplayResult]]) -> CellCheck:
-    recorded = [record.summary for record, _ in runs if record.summary is not None]
-    replayed = [result.replayed for _, result in runs]
     return CellCheck(
         task=task,
         config=config,
-        recorded=_numbers(
-            [s.success for s in recorded],
-            [s.cost_usd for s in recorded],
-            [s.cost_usd_free_tier for s in recorded],
-        ),
-        replayed=_numbers(
-            [s.success for s in replayed],
-            [s.cost_usd for s in replayed],
-            [s.cost_usd_free_tier for s in replayed],
-        ),
+        recorded=_numbers([record.summary for record, _ in runs if record.summary is not None]),
+        replayed=_numbers([result.replayed for _, result in runs]),
         diverged=sum(1 for _, result in runs if not result.same_actions),
     )
 
 
-def _numbers(successes: list[bool], costs: list[float], free_tier: list[float]) -> CellNumbers:
-    runs = len(successes)
+def _numbers(summaries: Sequence[RunSummary]) -> CellNumbers:
+    runs = len(summaries)
     return CellNumbers(
         runs=runs,
-        successes=sum(successes),
-        mean_cost_usd=sum(costs) / runs,
-        mean_cost_usd_free_tier=sum(free_tier) / runs,
+        successes=sum(1 for s in summaries if s.success),
+        mean_cost_usd=sum(s.cost_usd for s in summaries) / runs,
+        mean_cost_usd_free_tier=sum(s.cost_usd_free_tier for s in summaries) / runs,
     )
 
 
