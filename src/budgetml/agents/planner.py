@@ -174,16 +174,13 @@ class Planner:
         self._situation = (research_problem, list(history), steps_left, notes)
         self._show(min(self.short_term_steps, len(history)))
         level = 0
-        feedback: list[Message] = []
         while True:
-            reply, problem = self._ask(level, feedback)
+            reply, problem = self._ask(level)
             if reply is not None and not repeats_itself(reply, history, self.repeat_limit):
                 return reply
             if not can_climb(level, self.levels, self.lifelines):
                 if reply is None:
                     raise PlanningFailed(problem)
-                if feedback:  # it was told about the repeat and insists
-                    return reply
                 return self._steer_away(level, reply)
             reason = (
                 f"format: {problem}"
@@ -193,9 +190,6 @@ class Planner:
             )
             above = self.levels[level + 1].model.name
             self.recorder.escalation(self.levels[level].model.name, above, reason)
-            # A stronger model shown the same history continues the repeat (traces: the 1.5B
-            # repeated the 0.5B's proposal at every climb), so it is told what to avoid.
-            feedback = [] if reply is None else self._repeat_feedback(reply)
             level += 1
 
     def _shown_of(self, history: Sequence[Step], shown_steps: int | None) -> list[Step]:
@@ -238,11 +232,7 @@ class Planner:
 
         Small models otherwise loop on one failing action until the step cap (seen in traces).
         """
-        retry, _ = self._ask(level, self._repeat_feedback(repeat))
-        return retry if retry is not None else repeat
-
-    def _repeat_feedback(self, repeat: PlannerReply) -> list[Message]:
-        return [
+        feedback = [
             Message("assistant", truncate_middle(repeat.canonical(), MAX_REPLY_CHARS)),
             Message(
                 "user",
@@ -251,6 +241,8 @@ class Planner:
                 "Choose a different action or a different input, in the required format.",
             ),
         ]
+        retry, _ = self._ask(level, feedback)
+        return retry if retry is not None else repeat
 
     def _ask(self, level: int, feedback: Sequence[Message] = ()) -> tuple[PlannerReply | None, str]:
         """Up to m tries at one level, feeding each format error back; (reply, last problem)."""
