@@ -1,16 +1,17 @@
 """Writes PROVENANCE.md next to a sweep's results: commit, models (with hashes), hardware, dates.
 
-Run after `budgetml report`:  .venv/bin/python experiments/table2-cpu/provenance.py
-The code commit is the one run-sweep.sh pins (the sweep runs from a worktree of it).
+Run after `budgetml report`:
+    .venv/bin/python experiments/table2-cpu/provenance.py [RESULTS_DIR]   (default: the table)
+The code commit is read from the runs' own traces (run_start records it), so the file states
+what ran rather than what was meant to run; more than one commit is listed, not hidden.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
-import re
 import sqlite3
-import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,24 +19,20 @@ from pathlib import Path
 from budgetml.llm.model_registry import REGISTRY
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE.parent / "results" / HERE.name
+TABLE = HERE.parent / "results" / HERE.name
 MODELS = ("qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct")
 
 
 def main() -> None:
-    rows = sqlite3.connect(RESULTS / "results.sqlite").execute(
+    results = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else TABLE
+    database = sqlite3.connect(results / "results.sqlite")
+    first, last, planned, finished = database.execute(
         "select min(started_at), max(finished_at), count(*), sum(state = 'finished') from runs"
-    )
-    first, last, planned, finished = rows.fetchone()
-    pinned = re.search(r"^CODE_COMMIT=(\w+)", (HERE / "run-sweep.sh").read_text(), re.M)
-    assert pinned, "run-sweep.sh must set CODE_COMMIT"
-    commit = subprocess.run(
-        ["git", "rev-parse", pinned.group(1)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=HERE,
-    ).stdout.strip()
+    ).fetchone()
+    run_dirs = [
+        row[0] for row in database.execute("select run_dir from runs where state = 'finished'")
+    ]
+    commits = sorted(_code_commits(results, run_dirs))
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -46,10 +43,10 @@ def main() -> None:
     )
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
     lines = [
-        f"# Provenance of {HERE.name}",
+        f"# Provenance of {results.name}",
         "",
-        f"- Code: commit `{commit}` (every run here ran this code; each run's `config.yaml`",
-        "  holds its exact configuration)",
+        f"- Code: commit {', '.join(f'`{commit}`' for commit in commits)} (from every run's"
+        " trace; each run's `config.yaml` holds its exact configuration)",
         f"- Runs: {finished} of {planned} planned finished, between {_date(first)} and "
         f"{_date(last)} (UTC)",
         f"- Hardware: {cpu}, {os.cpu_count()} logical CPUs, {memory_gib:.0f} GiB RAM, no GPU;"
@@ -60,8 +57,18 @@ def main() -> None:
     for name in MODELS:
         model = REGISTRY[name]
         lines.append(f"  - `{name}`: `{model.filename}`, sha256 `{model.sha256}`")
-    (RESULTS / "PROVENANCE.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(RESULTS / "PROVENANCE.md")
+    (results / "PROVENANCE.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(results / "PROVENANCE.md")
+
+
+def _code_commits(results: Path, run_dirs: list[str]) -> set[str]:
+    """The code_commit each run's trace recorded at its start ("unknown" when it has none)."""
+    commits = set()
+    for run_dir in run_dirs:
+        with (results / run_dir / "trace.jsonl").open(encoding="utf-8") as trace:
+            start = json.loads(trace.readline())
+        commits.add(start.get("code_commit") or "unknown")
+    return commits
 
 
 def _date(stamp: float | str | None) -> str:
