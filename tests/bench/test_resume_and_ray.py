@@ -57,7 +57,7 @@ def a_run_is_half_done(out: Path) -> bool:
     return finished >= 3 and half_done
 
 
-def test_a_killed_sweep_resumes_runs_each_run_once_and_gives_the_same_table(
+def test_a_killed_sweep_goes_on_from_its_cut_off_run_and_gives_the_same_table(
     sweep_inputs: SweepInputs, local_sweep: Path, data_dir: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "sweep"
@@ -81,7 +81,8 @@ def test_a_killed_sweep_resumes_runs_each_run_once_and_gives_the_same_table(
         os.killpg(sweep.pid, signal.SIGKILL)
         sweep.wait()
     interrupted = states(out)
-    assert any(state == "running" for state, _, _ in interrupted)
+    cut_off = [run_dir for state, run_dir, _ in interrupted if state == "running"]
+    assert cut_off
     assert sum(1 for state, _, _ in interrupted if state == "finished") < ALL_RUNS
 
     resumed = subprocess.run(
@@ -93,7 +94,9 @@ def test_a_killed_sweep_resumes_runs_each_run_once_and_gives_the_same_table(
     assert len(final) == ALL_RUNS and all(state == "finished" for state, _, _ in final)
     summaries = sorted((out / "runs").rglob("summary.json"))
     assert len(summaries) == ALL_RUNS, "a run finished twice, or one never finished"
-    assert not any(".attempt" in str(path) for path in summaries)
+    assert not list((out / "runs").rglob("*.attempt*")), "a cut-off run was started over"
+    for run_dir in cut_off:  # it went on in its own folder from its last checkpoint
+        assert '"event": "resumed"' in (out / run_dir / "trace.jsonl").read_text()
     assert (out / "table.md").read_bytes() == (local_sweep / "table.md").read_bytes()
     assert (out / "table.csv").read_bytes() == (local_sweep / "table.csv").read_bytes()
 

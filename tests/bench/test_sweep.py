@@ -184,3 +184,67 @@ def test_the_store_keeps_every_summary_field_as_a_column(tmp_path: Path) -> None
     store.close()
     assert set(RunSummary.model_fields) <= columns
     assert {"state", "attempts", "run_dir", "started_at", "finished_at", "duration_s"} <= columns
+
+
+def cut_off_after_checkpoint(out: Path, run_dir: Path) -> None:
+    """Make a finished run look cut off by a kill right after its last-but-one checkpoint (the
+    last two snapshots are kept): its row says running, it has no summary, its trace ends there."""
+    trace = run_dir / "trace.jsonl"
+    lines = trace.read_text(encoding="utf-8").splitlines(keepends=True)
+    checkpoints = [i for i, line in enumerate(lines) if '"event": "checkpoint"' in line]
+    trace.write_text("".join(lines[: checkpoints[-2] + 1]), encoding="utf-8")
+    (run_dir / "summary.json").unlink()
+    db = sqlite3.connect(out / RESULTS_FILE)
+    with db:
+        db.execute(
+            "UPDATE runs SET state = 'running', status = NULL, success = NULL, charged_usd = 0"
+        )
+    db.close()
+
+
+@pytest.mark.parametrize("sweep_budget", [None, 1.0])
+def test_a_cut_off_run_goes_on_from_its_checkpoint_without_paying_twice(
+    tmp_path: Path, sweep_budget: float | None
+) -> None:
+    inputs = make_inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    specs = plan_sweep(inputs.tasks[:1], inputs.configs[:1], 1)
+    run_sweep(specs, out, LocalExecutor(), budget_usd=sweep_budget)
+    (uninterrupted,) = [dict(row) for row in rows(out)]
+    run_dir = out / uninterrupted["run_dir"]
+    cut_off_after_checkpoint(out, run_dir)
+
+    outcome = run_sweep(specs, out, LocalExecutor(), budget_usd=sweep_budget)
+    assert (outcome.finished, outcome.crashed) == (1, 0)
+    (resumed,) = [dict(row) for row in rows(out)]
+    assert resumed["state"] == "finished" and resumed["attempts"] == 2
+    events = (run_dir / "trace.jsonl").read_text().splitlines()
+    assert sum('"event": "resumed"' in line for line in events) == 1
+    assert not list((out / "runs").rglob("*.attempt*"))
+    for column in ("status", "steps", "score", "success", "cost_usd", "tokens", "charged_usd"):
+        assert resumed[column] == pytest.approx(uninterrupted[column]), column
+    assert outcome.spent_usd == pytest.approx(uninterrupted["charged_usd"])
+    assert resumed["budget_usd"] == uninterrupted["budget_usd"]
+
+
+def test_a_cut_off_run_whose_config_changed_starts_again_in_a_fresh_directory(
+    tmp_path: Path,
+) -> None:
+    inputs = make_inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    specs = plan_sweep(inputs.tasks[:1], inputs.configs[:1], 1)
+    run_sweep(specs, out, LocalExecutor())
+    (first,) = rows(out)
+    run_dir = out / first["run_dir"]
+    cut_off_after_checkpoint(out, run_dir)
+    recorded = run_dir / "config.yaml"
+    assert "max_steps: 6" in recorded.read_text()
+    recorded.write_text(recorded.read_text().replace("max_steps: 6", "max_steps: 5"))
+
+    outcome = run_sweep(specs, out, LocalExecutor())
+    assert outcome.finished == 1
+    (again,) = rows(out)
+    assert again["attempts"] == 2 and again["status"] == "completed"
+    set_aside = run_dir.with_name(run_dir.name + ".attempt1")
+    assert (set_aside / "trace.jsonl").is_file()
+    assert '"event": "resumed"' not in (run_dir / "trace.jsonl").read_text()

@@ -24,6 +24,7 @@ from budgetml.bench.store import RunKey
 from budgetml.config import RunConfig
 from budgetml.env.task import find_task
 from budgetml.errors import BudgetMLError
+from budgetml.resume import check_settings, read_run, resume_run
 from budgetml.run import run_task
 from budgetml.summary import RunSummary
 
@@ -37,6 +38,7 @@ class RunJob:
     config: RunConfig
     run_dir: str
     cwd: str
+    resume: bool = False  # go on from the last checkpoint of a cut-off attempt in run_dir
 
 
 @dataclass(frozen=True)
@@ -54,13 +56,18 @@ def execute_run(job: RunJob) -> RunResult:
     try:
         if os.path.isdir(job.cwd):
             os.chdir(job.cwd)  # relative paths in configs mean what they meant to `bench`
-        summary = run_task(
-            find_task(job.task_ref),
-            job.config,
-            config_label=job.key.config,
-            run_dir=Path(job.run_dir),
-            seed=job.key.seed,
-        )
+        if job.resume:
+            recorded = read_run(Path(job.run_dir), task=job.task_ref, seed=job.key.seed)
+            check_settings(recorded, job.config)
+            summary = resume_run(recorded)
+        else:
+            summary = run_task(
+                find_task(job.task_ref),
+                job.config,
+                config_label=job.key.config,
+                run_dir=Path(job.run_dir),
+                seed=job.key.seed,
+            )
     except Exception as exc:
         return RunResult(job.key, None, describe_crash(exc), started, time.time())
     return RunResult(job.key, summary, None, started, time.time())

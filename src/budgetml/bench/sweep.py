@@ -4,7 +4,11 @@ Resumability contract (DIR is the sweep folder):
 - a row is finished only once its run's summary.json exists; a finished row is never rerun;
 - a run whose summary.json exists but whose row is not finished (the sweep was killed between
   the two) is recorded from that summary, not rerun;
-- any other run with a non-empty directory (crashed, or cut off by a kill) is moved aside to
+- a run cut off by a kill (its row still says running) goes on from its last checkpoint in
+  the same directory, as `budgetml run --resume` would: the replies it paid for after that
+  checkpoint are served from its trace, never bought twice — when its recorded config.yaml is
+  the one this sweep would give it (else it starts again, as below);
+- any other run with a non-empty directory (crashed, or not resumable) is moved aside to
   `seed-N.attemptK` and started again in a fresh directory.
 
 Budget rule (`budget_usd`, the cap for all runs recorded in DIR): `left` = cap − money charged
@@ -23,13 +27,13 @@ import os
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 from budgetml.bench.executors import Executor, RunJob, RunResult
 from budgetml.bench.store import ResultStore, RunKey, RunRecord
-from budgetml.config import RunConfig, load_config
+from budgetml.config import RunConfig, load_config, parse_config
 from budgetml.env.task import builtin_task_names, find_task
 from budgetml.errors import BudgetMLError
 from budgetml.summary import RunSummary
@@ -116,13 +120,15 @@ def run_sweep(
     observer = observer or SilentObserver()
     out.mkdir(parents=True, exist_ok=True)
     with _sweep_lock(out), contextlib.closing(ResultStore(out / RESULTS_FILE)) as store:
-        todo = [spec for spec in specs if _needs_run(store, spec, out)]
+        attempts = [_prepare(store, spec, out, budget_usd) for spec in specs]
+        todo = [attempt.spec for attempt in attempts if attempt is not None]
+        resume = {attempt.spec.key for attempt in attempts if attempt and attempt.resume}
         spent = sum(record.charged_usd for record in store.records())
         keys_todo = {spec.key for spec in todo}
         done = [store.get(spec.key) for spec in specs if spec.key not in keys_todo]
         successes = sum(1 for r in done if r and r.summary and r.summary.success)
         observer.sweep_started(len(specs), len(done), successes, spent)
-        _schedule(todo, out, executor, store, budget_usd, spent, observer)
+        _schedule(todo, resume, out, executor, store, budget_usd, spent, observer)
         records = [store.get(spec.key) for spec in specs]
         return SweepOutcome(
             total=len(specs),
@@ -136,6 +142,7 @@ def run_sweep(
 
 def _schedule(
     todo: list[RunSpec],
+    resume: set[RunKey],
     out: Path,
     executor: Executor,
     store: ResultStore,
@@ -160,8 +167,9 @@ def _schedule(
                 config = spec.config if cap is None else spec.config.with_settings(budget_usd=cap)
                 store.mark_running(spec.key, cap, time.time())
                 observer.run_started(spec, cap)
+                run_dir = str(out / spec.run_dir)
                 executor.submit(
-                    RunJob(spec.key, spec.task_ref, config, str(out / spec.run_dir), cwd)
+                    RunJob(spec.key, spec.task_ref, config, run_dir, cwd, spec.key in resume)
                 )
             if not reserved:
                 return
@@ -206,24 +214,57 @@ def _record(store: ResultStore, spec: RunSpec, out: Path, result: RunResult) -> 
     return charged
 
 
-def _needs_run(store: ResultStore, spec: RunSpec, out: Path) -> bool:
-    """Register the spec and bring its row and directory into a state a fresh attempt can use."""
+@dataclass(frozen=True)
+class _Attempt:
+    spec: RunSpec  # a resumed run under a sweep budget carries the cap it was given then
+    resume: bool
+
+
+def _prepare(
+    store: ResultStore, spec: RunSpec, out: Path, budget_usd: float | None
+) -> _Attempt | None:
+    """Register the spec and say how its next attempt starts (None: it has finished)."""
     record = store.register(
         spec.key, spec.run_dir, spec.task_ref, spec.config_ref, spec.config_sha256
     )
     if record.state == "finished":
-        return False
+        return None
     run_dir = out / spec.run_dir
     summary = _read_summary(run_dir)
     if summary is not None:  # killed after summary.json was written but before the row was
         finished_at = (run_dir / "summary.json").stat().st_mtime
         store.mark_finished(spec.key, summary, finished_at, None)
-        return False
+        return None
+    recorded = _recorded_config(run_dir) if record.state == "running" else None
+    if recorded is not None and _resumable(recorded, spec.config, budget_usd):
+        # what it charged so far is in the summary it will write, and counts against its cap
+        return _Attempt(replace(spec, config=recorded), resume=True)
     if record.state != "crashed":  # an attempt cut off before its row was written
         store.add_charge(spec.key, trace_spend(run_dir))
     if run_dir.exists() and any(run_dir.iterdir()):
         os.replace(run_dir, _attempt_dir(run_dir, max(record.attempts, 1)))
-    return True
+    return _Attempt(spec, resume=False)
+
+
+def _recorded_config(run_dir: Path) -> RunConfig | None:
+    """The config a cut-off attempt ran with, if it got as far as writing one and a trace."""
+    if not (run_dir / "trace.jsonl").is_file():
+        return None
+    try:
+        return parse_config((run_dir / "config.yaml").read_text("utf-8"), "config.yaml")
+    except (OSError, BudgetMLError):
+        return None
+
+
+def _resumable(recorded: RunConfig, config: RunConfig, budget_usd: float | None) -> bool:
+    """Whether the cut-off attempt ran with the config this sweep would give it: the same
+    settings, and its own cap — or, under a sweep budget, the cap it was handed then."""
+    if budget_usd is None:
+        return recorded == config
+    return (
+        recorded.budget_usd is not None
+        and recorded.with_settings(budget_usd=config.budget_usd) == config
+    )
 
 
 def trace_spend(run_dir: Path) -> float:
