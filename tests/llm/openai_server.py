@@ -1,6 +1,7 @@
-"""A real OpenAI-compatible HTTP server on 127.0.0.1 for tests: scripted replies, recorded requests.
+"""Real OpenAI-compatible HTTP servers on 127.0.0.1 for tests (scripted replies, not LLMs).
 
-It exercises litellm and the openai client end to end (HTTP, JSON, error mapping) without network.
+They exercise litellm and the openai client end to end (HTTP, JSON, error mapping) without
+network. `LoopbackServer` is the HTTP side; subclasses decide the answers.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 
 @dataclass(frozen=True)
@@ -44,18 +45,14 @@ _ERROR_TYPES = {
 }
 
 
-class OpenAICompatServer:
-    """Serves POST /v1/chat/completions and GET /v1/models from a queue of scripted entries.
+class LoopbackServer:
+    """An OpenAI-compatible HTTP server on 127.0.0.1: POST /v1/chat/completions is answered by
+    `answer` (a subclass's), GET /v1/models lists one model. Use as a context manager;
+    `base_url` is what to pass as `api_base`."""
 
-    Use as a context manager; `base_url` is what to pass as `api_base`, `requests` holds every
-    chat request body received, in order. An empty queue answers 500.
-    """
-
-    def __init__(self, replies: list[ScriptEntry]) -> None:
-        self._queue = list(replies)
-        self._lock = threading.Lock()
-        self.requests: list[dict[str, Any]] = []
+    def __init__(self) -> None:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
@@ -64,7 +61,11 @@ class OpenAICompatServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
 
-    def __enter__(self) -> OpenAICompatServer:
+    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """The HTTP status and JSON payload for one chat request (runs on the request's thread)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -77,11 +78,6 @@ class OpenAICompatServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
-
-    def _next(self, body: dict[str, Any]) -> ScriptEntry | None:
-        with self._lock:
-            self.requests.append(body)
-            return self._queue.pop(0) if self._queue else None
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -102,26 +98,44 @@ class OpenAICompatServer:
                 if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
                     self._send(404, _error(404, f"no route {self.path}"))
                     return
-                entry = server._next(body)
-                if entry is None:
-                    self._send(500, _error(500, "the test server has no scripted reply left"))
-                elif isinstance(entry, int):
-                    self._send(entry, _error(entry, f"scripted failure {entry}"))
-                elif isinstance(entry, Failure):
-                    self._send(entry.status, _error(entry.status, entry.message, entry.code))
-                else:
-                    reply = Reply(entry) if isinstance(entry, str) else entry
-                    self._send(200, _completion(reply, str(body.get("model", ""))))
+                self._send(*server.answer(body))
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    pass  # the client was killed while it waited
 
         return Handler
+
+
+class OpenAICompatServer(LoopbackServer):
+    """Answers from a queue of scripted entries; `requests` holds every chat request body
+    received, in order. An empty queue answers 500."""
+
+    def __init__(self, replies: list[ScriptEntry]) -> None:
+        super().__init__()
+        self._queue = list(replies)
+        self._lock = threading.Lock()
+        self.requests: list[dict[str, Any]] = []
+
+    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            self.requests.append(body)
+            entry = self._queue.pop(0) if self._queue else None
+        if entry is None:
+            return 500, _error(500, "the test server has no scripted reply left")
+        if isinstance(entry, int):
+            return entry, _error(entry, f"scripted failure {entry}")
+        if isinstance(entry, Failure):
+            return entry.status, _error(entry.status, entry.message, entry.code)
+        reply = Reply(entry) if isinstance(entry, str) else entry
+        return 200, completion(reply, str(body.get("model", "")))
 
 
 def _error(status: int, message: str, code: str | None = None) -> dict[str, Any]:
@@ -129,7 +143,8 @@ def _error(status: int, message: str, code: str | None = None) -> dict[str, Any]
     return {"error": {"message": message, "type": kind, "param": None, "code": code or kind}}
 
 
-def _completion(reply: Reply, model: str) -> dict[str, Any]:
+def completion(reply: Reply, model: str) -> dict[str, Any]:
+    """The body of a successful chat completion carrying `reply` and its usage."""
     usage: dict[str, Any] = {
         "prompt_tokens": reply.prompt_tokens,
         "completion_tokens": reply.completion_tokens,
