@@ -68,6 +68,20 @@ def test_a_repeat_at_the_top_is_kept_when_the_model_insists(tmp_path: Path) -> N
     assert len(recorder.calls) == 2 and not recorder.escalations
 
 
+def test_a_climb_for_a_repeat_that_gets_no_usable_reply_keeps_the_repeat(tmp_path: Path) -> None:
+    plan, recorder = cascade(tmp_path, [[GOOD], [BAD]], [3, 1])
+    assert plan.next_action("goal", looked(3), 27).action == "List Files"
+    assert recorder.models_called() == ["scripted:cheap", "scripted:mid"]
+    assert recorder.escalations[0][2].startswith("repeat: List Files")
+    assert len(recorder.failures) == 1 and plan.lifelines.used == 1
+
+
+def test_a_step_with_no_usable_reply_at_any_level_fails_the_run(tmp_path: Path) -> None:
+    plan, _ = cascade(tmp_path, [[BAD], [BAD]], [1, 1])
+    with pytest.raises(PlanningFailed, match="1 tries"):
+        plan.next_action("goal", looked(3), 27)
+
+
 def test_the_step_after_a_climb_starts_at_the_cheapest_level(tmp_path: Path) -> None:
     plan, recorder = cascade(tmp_path, [[BAD, GOOD], [GOOD]], [1, 1])
     plan.next_action("goal", [], 30)

@@ -2,7 +2,9 @@
 
 A step starts at the cheapest level. It climbs one level when that model fails the format
 `retries` (m) times, or proposes the action (and input) it took in each of the last
-`repeat_limit` (r) steps; calls to the top of a multi-level cascade spend lifelines.
+`repeat_limit` (r) steps; calls to the top of a multi-level cascade spend lifelines. A climb
+for a repeat whose higher levels give no usable reply keeps the repeated proposal; only a step
+with no usable reply at any level fails the run.
 """
 
 from __future__ import annotations
@@ -174,14 +176,21 @@ class Planner:
         self._situation = (research_problem, list(history), steps_left, notes)
         self._show(min(self.short_term_steps, len(history)))
         level = 0
+        repeat: PlannerReply | None = None  # a usable proposal a climb tried to improve on
         while True:
             reply, problem = self._ask(level)
             if reply is not None and not repeats_itself(reply, history, self.repeat_limit):
                 return reply
+            repeat = reply or repeat
             if not can_climb(level, self.levels, self.lifelines):
-                if reply is None:
-                    raise PlanningFailed(problem)
-                return self._steer_away(level, reply)
+                if reply is not None:
+                    return self._steer_away(level, reply)
+                if repeat is not None:
+                    # a climb for a repeat that got no usable reply keeps the repeat: the step
+                    # is no worse than without the climb (traces: a 1.5B top model with one
+                    # try wrote a made-up Observation instead, and that ended the run)
+                    return repeat
+                raise PlanningFailed(problem)
             reason = (
                 f"format: {problem}"
                 if reply is None
