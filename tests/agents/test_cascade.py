@@ -68,6 +68,29 @@ def test_a_repeat_at_the_top_is_kept_when_the_model_insists(tmp_path: Path) -> N
     assert len(recorder.calls) == 2 and not recorder.escalations
 
 
+def test_a_climb_for_a_repeat_tells_the_stronger_model_what_was_repeated(tmp_path: Path) -> None:
+    plan, recorder = cascade(tmp_path, [[GOOD], [READ]], [3, 1])
+    assert plan.next_action("goal", looked(3), 27).action == "Read File"
+    to_mid = recorder.calls[1][2]
+    assert to_mid[-2].role == "assistant" and "Action: List Files" in to_mid[-2].content
+    assert "You proposed List Files with the same input as in each of your last 3" in (
+        to_mid[-1].content
+    )
+
+
+def test_a_climb_for_bad_format_asks_the_stronger_model_afresh(tmp_path: Path) -> None:
+    plan, recorder = cascade(tmp_path, [[BAD], [GOOD]], [1, 1])
+    plan.next_action("goal", [], 30)
+    assert recorder.calls[1][2] == plan.last_conversation
+
+
+def test_a_top_model_told_of_the_repeat_that_insists_is_not_asked_again(tmp_path: Path) -> None:
+    plan, recorder = cascade(tmp_path, [[GOOD], [GOOD]], [3, 1])
+    assert plan.next_action("goal", looked(3), 27).action == "List Files"
+    assert recorder.models_called() == ["scripted:cheap", "scripted:mid"]
+    assert plan.lifelines.used == 1
+
+
 def test_a_climb_for_a_repeat_that_gets_no_usable_reply_keeps_the_repeat(tmp_path: Path) -> None:
     plan, recorder = cascade(tmp_path, [[GOOD], [BAD]], [3, 1])
     assert plan.next_action("goal", looked(3), 27).action == "List Files"

@@ -177,14 +177,15 @@ class Planner:
         self._show(min(self.short_term_steps, len(history)))
         level = 0
         repeat: PlannerReply | None = None  # a usable proposal a climb tried to improve on
+        feedback: list[Message] = []
         while True:
-            reply, problem = self._ask(level)
+            reply, problem = self._ask(level, feedback)
             if reply is not None and not repeats_itself(reply, history, self.repeat_limit):
                 return reply
             repeat = reply or repeat
             if not can_climb(level, self.levels, self.lifelines):
-                if reply is not None:
-                    return self._steer_away(level, reply)
+                if reply is not None:  # told of the repeat (on the climb) it insists: go ahead
+                    return reply if feedback else self._steer_away(level, reply)
                 if repeat is not None:
                     # a climb for a repeat that got no usable reply keeps the repeat: the step
                     # is no worse than without the climb (traces: a 1.5B top model with one
@@ -199,6 +200,10 @@ class Planner:
             )
             above = self.levels[level + 1].model.name
             self.recorder.escalation(self.levels[level].model.name, above, reason)
+            # A stronger model shown the same history continues the repeat (traces: the 1.5B
+            # repeated the 0.5B's proposal at every climb without it), so it is told what to
+            # avoid; told at the climb, it costs one lifeline instead of a try and a second ask.
+            feedback = [] if reply is None else self._repeat_feedback(reply)
             level += 1
 
     def _shown_of(self, history: Sequence[Step], shown_steps: int | None) -> list[Step]:
@@ -241,7 +246,11 @@ class Planner:
 
         Small models otherwise loop on one failing action until the step cap (seen in traces).
         """
-        feedback = [
+        retry, _ = self._ask(level, self._repeat_feedback(repeat))
+        return retry if retry is not None else repeat
+
+    def _repeat_feedback(self, repeat: PlannerReply) -> list[Message]:
+        return [
             Message("assistant", truncate_middle(repeat.canonical(), MAX_REPLY_CHARS)),
             Message(
                 "user",
@@ -250,8 +259,6 @@ class Planner:
                 "Choose a different action or a different input, in the required format.",
             ),
         ]
-        retry, _ = self._ask(level, feedback)
-        return retry if retry is not None else repeat
 
     def _ask(self, level: int, feedback: Sequence[Message] = ()) -> tuple[PlannerReply | None, str]:
         """Up to m tries at one level, feeding each format error back; (reply, last problem)."""
