@@ -51,3 +51,30 @@ def test_repeats_failed_script_runs_and_trims_are_counted(tmp_path: Path) -> Non
     assert (seen.steps, seen.repeats, seen.failed_script_runs) == (4, 2, 2)
     assert (seen.format_failures, seen.escalations, seen.expert_calls) == (1, 1, 1)
     assert seen.context_trims == 1 and not seen.final_answer and seen.status == "max_steps"
+
+
+def test_a_climb_for_a_repeat_counts_as_changing_the_step_only_if_it_did(tmp_path: Path) -> None:
+    run, look = {"script_name": "train.py"}, {"dir_path": "."}
+
+    def step(action: str, action_input: dict[str, str]) -> dict[str, object]:
+        return {"event": "step", "action": action, "action_input": action_input, "observation": ""}
+
+    def climb(reason: str) -> dict[str, object]:
+        return {"event": "escalation", "reason": reason}
+
+    events = [
+        step("Execute Script", run),
+        climb("repeat: Execute Script with the same input as in each of the last 3 steps"),
+        climb("repeat: Execute Script with the same input as in each of the last 3 steps"),
+        step("Execute Script", run),  # two climbs in one step, still the same step: 1, not 2
+        climb("repeat: Execute Script with the same input as in each of the last 3 steps"),
+        step("List Files", look),  # changed
+        climb("format: no Action line"),
+        step("List Files", look),  # a climb for the format does not count
+        climb("repeat: List Files with the same input as in each of the last 3 steps"),
+        {"event": "run_end", "status": "error"},  # the run ended in that step: not changed
+    ]
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text("".join(json.dumps(e) + "\n" for e in events))
+    seen = run_behaviour(trace)
+    assert (seen.repeat_climbs, seen.repeat_climbs_changing) == (3, 1)

@@ -2,7 +2,8 @@
 
 Table 2 says whether runs succeeded; this table says what the agents did on the way, per run
 on average: steps taken, steps that repeated the step before, unusable replies, climbs, expert
-calls, script edits, script runs that failed, context trims, and how runs ended.
+calls, script edits, script runs that failed, context trims, and how runs ended; and how often
+a climb for a repeat changed the step it was called for (the cascade's answer to loops).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class RunBehaviour:
     context_trims: int
     final_answer: bool
     status: str
+    repeat_climbs: int = 0
+    repeat_climbs_changing: int = 0
+    """Climbs for a repeat whose step then differed from the step before (action or input)."""
 
 
 def run_behaviour(trace_file: Path) -> RunBehaviour:
@@ -40,6 +44,7 @@ def run_behaviour(trace_file: Path) -> RunBehaviour:
     steps = [e for e in events if e["event"] == "step"]
     pairs = zip(steps, steps[1:], strict=False)
     end = next((e for e in reversed(events) if e["event"] == "run_end"), None)
+    climbs, changing = _repeat_climbs(events)
     return RunBehaviour(
         steps=len(steps),
         repeats=sum(1 for a, b in pairs if _act(a) == _act(b)),
@@ -51,7 +56,23 @@ def run_behaviour(trace_file: Path) -> RunBehaviour:
         context_trims=_count(events, "context_trimmed"),
         final_answer=any(s["action"] == "Final Answer" for s in steps),
         status=str(end["status"]) if end else "unfinished",
+        repeat_climbs=climbs,
+        repeat_climbs_changing=changing,
     )
+
+
+def _repeat_climbs(events: Sequence[dict[str, Any]]) -> tuple[int, int]:
+    """(climbs for a repeat, those whose step then changed); a climb in a step that never
+    completed (the run ended there) counts as not changing it."""
+    climbs = changing = 0
+    climbed, last = False, None
+    for event in events:
+        if event["event"] == "escalation" and str(event.get("reason", "")).startswith("repeat"):
+            climbs, climbed = climbs + (not climbed), True
+        elif event["event"] == "step":
+            changing += climbed and _act(event) != last
+            climbed, last = False, _act(event)
+    return climbs, changing
 
 
 @dataclass(frozen=True)
@@ -61,6 +82,8 @@ class ConfigBehaviour:
     per_run: dict[str, float]
     repeat_share: float
     ended: dict[str, int]
+    repeat_climbs: int = 0
+    repeat_climbs_changing: int = 0
 
     def cells(self) -> list[str]:
         """The row as shown, one text per HEADER column."""
@@ -69,6 +92,7 @@ class ConfigBehaviour:
             str(self.runs),
             *(f"{self.per_run[key]:.1f}" for key in COLUMNS),
             f"{100 * self.repeat_share:.0f}%",
+            f"{self.repeat_climbs_changing} of {self.repeat_climbs}",
             ", ".join(f"{status} {n}" for status, n in self.ended.items()),
         ]
 
@@ -84,7 +108,14 @@ COLUMNS = {
 }
 
 
-HEADER = ("config", "runs", *COLUMNS.values(), "steps repeating the last", "ended")
+HEADER = (
+    "config",
+    "runs",
+    *COLUMNS.values(),
+    "steps repeating the last",
+    "repeat climbs that changed the step",
+    "ended",
+)
 
 
 def behaviour_by_config(runs: Sequence[ReportRun]) -> list[ConfigBehaviour]:
@@ -107,6 +138,8 @@ def behaviour_by_config(runs: Sequence[ReportRun]) -> list[ConfigBehaviour]:
                 per_run={key: sum(getattr(b, key) for b in seen) / len(seen) for key in COLUMNS},
                 repeat_share=sum(b.repeats for b in seen) / steps if steps else 0.0,
                 ended=dict(sorted(ended.items())),
+                repeat_climbs=sum(b.repeat_climbs for b in seen),
+                repeat_climbs_changing=sum(b.repeat_climbs_changing for b in seen),
             )
         )
     return rows
@@ -122,7 +155,9 @@ def behaviour_markdown(rows: Sequence[ConfigBehaviour]) -> str:
         "Edit Script Segment (AI) and Write File steps; failed script runs: Execute Script "
         "steps that did not exit cleanly (an exception, a timeout, a missing file); context "
         "trims: prompts sent again with fewer shown steps; steps repeating the last: steps "
-        "with the same action and input as the step before, as a share of all steps.",
+        "with the same action and input as the step before, as a share of all steps; repeat "
+        "climbs that changed the step: steps climbed for a repeat whose action or input then "
+        "differed from the step before, of all such steps (over all runs).",
     ]
     return "\n".join(lines) + "\n"
 
