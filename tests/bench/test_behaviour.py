@@ -41,6 +41,12 @@ def test_repeats_failed_script_runs_and_trims_are_counted(tmp_path: Path) -> Non
         {"event": "context_trimmed"},
         step("Execute Script", run, "The script has been executed. Here is the output:"),
         {"event": "escalation"},
+        step(
+            "Execute Script",
+            run,
+            '(Ignored input key "parameters": Execute Script takes script_name.)\n'
+            "The script has been executed. Here is the output:",
+        ),
         step("Execute Script", run, "The script was stopped after the time limit of 60 s."),
         step("Request Help from a Planning Expert", {"stuck_on": "x"}, "plan"),
         {"event": "run_end", "status": "max_steps"},
@@ -48,7 +54,7 @@ def test_repeats_failed_script_runs_and_trims_are_counted(tmp_path: Path) -> Non
     trace = tmp_path / "trace.jsonl"
     trace.write_text("".join(json.dumps(e) + "\n" for e in events))
     seen = run_behaviour(trace)
-    assert (seen.steps, seen.repeats, seen.failed_script_runs) == (4, 2, 2)
+    assert (seen.steps, seen.repeats, seen.failed_script_runs) == (5, 3, 2)
     assert (seen.format_failures, seen.escalations, seen.expert_calls) == (1, 1, 1)
     assert seen.context_trims == 1 and not seen.final_answer and seen.status == "max_steps"
 

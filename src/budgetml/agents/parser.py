@@ -46,6 +46,10 @@ _PY_LITERALS = {"True": "true", "False": "false", "None": "null"}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+IGNORED_NOTE_START = "(Ignored input "
+"""How the note on dropped input keys starts; it is one line, before the observation."""
+
+
 class FormatError(Exception):
     """The reply cannot be used; str(error) is the message fed back to the model."""
 
@@ -67,7 +71,7 @@ class PlannerReply:
         if not self.ignored_keys:
             return ""
         takes = ", ".join(self.action_input) or "nothing"
-        return f"(Ignored input {_keys(self.ignored_keys)}: {self.action} takes {takes}.)\n"
+        return f"{IGNORED_NOTE_START}{_keys(self.ignored_keys)}: {self.action} takes {takes}.)\n"
 
     def canonical(self) -> str:
         """The reply as the format asks for it: the sections found, then the action and its

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from budgetml.agents.parser import IGNORED_NOTE_START
 from budgetml.bench.report import ReportRun
 from budgetml.trace import read_trace
 
@@ -179,4 +180,7 @@ def _count(events: Sequence[dict[str, Any]], kind: str) -> int:
 def _failed_script_run(step: dict[str, Any]) -> bool:
     if step["action"] != "Execute Script":
         return False
-    return not str(step.get("observation", "")).startswith(CLEAN_RUN)
+    observation = str(step.get("observation", ""))
+    if observation.startswith(IGNORED_NOTE_START):  # the parser's note comes first, one line
+        observation = observation.partition("\n")[2]
+    return not observation.startswith(CLEAN_RUN)
