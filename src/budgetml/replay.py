@@ -17,7 +17,7 @@ from typing import Any
 from budgetml.config import ModelEntry, Price, parse_config
 from budgetml.env.task import Task, find_task, load_task
 from budgetml.errors import BudgetMLError, ModelError
-from budgetml.llm.base import Completion, Message, Model, Usage
+from budgetml.llm.base import Completion, Message, Model, ReplyFormat, Usage
 from budgetml.llm.pricing import FREE
 from budgetml.llm.scripted import estimate_tokens
 from budgetml.run import run_task
@@ -38,7 +38,13 @@ class ReplayModel:
         return estimate_tokens("".join(m.content for m in messages))
 
     def complete(
-        self, messages: Sequence[Message], *, agent: str, temperature: float, max_tokens: int
+        self,
+        messages: Sequence[Message],
+        *,
+        agent: str,
+        temperature: float,
+        max_tokens: int,
+        reply_format: ReplyFormat | None = None,
     ) -> Completion:
         queue = self.calls.get(agent)
         if not queue:

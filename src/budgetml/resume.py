@@ -33,7 +33,7 @@ from budgetml.config import ModelEntry, RunConfig, parse_config
 from budgetml.env.task import Baseline, Task, find_task, load_task
 from budgetml.errors import BudgetMLError, TaskError
 from budgetml.llm import factory as models
-from budgetml.llm.base import Completion, Message, Model, ModelWrapper
+from budgetml.llm.base import Completion, Message, Model, ModelWrapper, ReplyFormat
 from budgetml.llm.scripted import ScriptedModel
 from budgetml.replay import recorded_completion
 from budgetml.run import RunRecorder, RunState, run_task
@@ -195,13 +195,23 @@ class ServingRecorded(ModelWrapper):
     calls: RecordedCalls
 
     def complete(
-        self, messages: Sequence[Message], *, agent: str, temperature: float, max_tokens: int
+        self,
+        messages: Sequence[Message],
+        *,
+        agent: str,
+        temperature: float,
+        max_tokens: int,
+        reply_format: ReplyFormat | None = None,
     ) -> Completion:
         recorded = self.calls.take(self.name, agent)
         if recorded is not None:
             return recorded
         return self.inner.complete(
-            messages, agent=agent, temperature=temperature, max_tokens=max_tokens
+            messages,
+            agent=agent,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            reply_format=reply_format,
         )
 
 

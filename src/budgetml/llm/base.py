@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from budgetml.config import Price
 
@@ -36,6 +36,20 @@ class Completion:
     cached: bool = False  # served from a response cache or a replay: nothing was charged
 
 
+@dataclass(frozen=True)
+class ReplyFormat:
+    """The shape a reply must take, for models that can be held to it.
+
+    `grammar` (GBNF) is what llama.cpp samples under, so an embedded model cannot leave it;
+    `json_schema` is the same shape as a JSON object, for providers with structured output
+    (the caller turns such a JSON reply back into text). A model that can do neither ignores it.
+    """
+
+    name: str
+    grammar: str
+    json_schema: dict[str, Any]
+
+
 class Model(Protocol):
     """Anything that turns a conversation into a priced reply."""
 
@@ -52,8 +66,10 @@ class Model(Protocol):
         agent: str,
         temperature: float,
         max_tokens: int,
+        reply_format: ReplyFormat | None = None,
     ) -> Completion:
-        """`agent` names the caller (e.g. "planner"); scripted models keep one script per agent."""
+        """`agent` names the caller (e.g. "planner"); scripted models keep one script per agent.
+        `reply_format`, where the model supports one, constrains the reply's shape."""
         ...
 
     def count_tokens(self, messages: Sequence[Message]) -> int:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from budgetml.config import Price
-from budgetml.llm.base import Completion, Message, ModelWrapper
+from budgetml.llm.base import Completion, Message, ModelWrapper, ReplyFormat
 from budgetml.llm.ledger import CostLedger
 
 
@@ -27,7 +27,13 @@ class BudgetGuard(ModelWrapper):
     cap_usd: float
 
     def complete(
-        self, messages: Sequence[Message], *, agent: str, temperature: float, max_tokens: int
+        self,
+        messages: Sequence[Message],
+        *,
+        agent: str,
+        temperature: float,
+        max_tokens: int,
+        reply_format: ReplyFormat | None = None,
     ) -> Completion:
         worst = worst_case_usd(self.count_tokens(messages), max_tokens, self.price)
         spent = self.ledger.spent_usd
@@ -37,5 +43,9 @@ class BudgetGuard(ModelWrapper):
                 f"${spent:.6f} spent it could cross the ${self.cap_usd:g} budget"
             )
         return self.inner.complete(
-            messages, agent=agent, temperature=temperature, max_tokens=max_tokens
+            messages,
+            agent=agent,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            reply_format=reply_format,
         )

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from budgetml.llm.base import Completion, Message, ModelWrapper, Usage
+from budgetml.llm.base import Completion, Message, ModelWrapper, ReplyFormat, Usage
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -41,15 +41,23 @@ def default_cache_path() -> Path:
 
 
 def cache_key(
-    model: str, messages: Sequence[Message], temperature: float, max_tokens: int, seed: int | None
+    model: str,
+    messages: Sequence[Message],
+    temperature: float,
+    max_tokens: int,
+    seed: int | None,
+    reply_format: ReplyFormat | None = None,
 ) -> str:
-    payload = {
+    """The same prompt under another reply format is another request."""
+    payload: dict[str, object] = {
         "model": model,
         "messages": [[m.role, m.content] for m in messages],
         "temperature": temperature,
         "max_tokens": max_tokens,
         "seed": seed,
     }
+    if reply_format is not None:  # absent otherwise, so keys stored before formats still hit
+        payload["reply_format"] = reply_format.grammar
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -106,14 +114,24 @@ class CachedModel(ModelWrapper):
     seed: int | None
 
     def complete(
-        self, messages: Sequence[Message], *, agent: str, temperature: float, max_tokens: int
+        self,
+        messages: Sequence[Message],
+        *,
+        agent: str,
+        temperature: float,
+        max_tokens: int,
+        reply_format: ReplyFormat | None = None,
     ) -> Completion:
-        key = cache_key(self.name, messages, temperature, max_tokens, self.seed)
+        key = cache_key(self.name, messages, temperature, max_tokens, self.seed, reply_format)
         hit = self.cache.get(key)
         if hit is not None:
             return hit
         completion = self.inner.complete(
-            messages, agent=agent, temperature=temperature, max_tokens=max_tokens
+            messages,
+            agent=agent,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            reply_format=reply_format,
         )
         self.cache.put(key, replace(completion, cached=False))
         return completion

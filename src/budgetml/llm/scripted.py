@@ -16,7 +16,7 @@ from typing import Any
 
 from budgetml.config import Price
 from budgetml.errors import ModelError, ScriptExhaustedError
-from budgetml.llm.base import Completion, Message, Usage
+from budgetml.llm.base import Completion, Message, ReplyFormat, Usage
 from budgetml.llm.pricing import cost_usd
 
 SHARED = ""
@@ -75,8 +75,10 @@ class ScriptedModel:
         agent: str,
         temperature: float,
         max_tokens: int,
+        reply_format: ReplyFormat | None = None,
     ) -> Completion:
-        """The next reply for `agent`; temperature and max_tokens are ignored: the text is fixed."""
+        """The next reply for `agent`; temperature, max_tokens and reply_format are ignored:
+        the text is fixed."""
         start = time.perf_counter()
         key = SHARED if SHARED in self._scripts else agent
         if key not in self._scripts:
