@@ -217,9 +217,9 @@ REJECT: list[tuple[str, str, list[str]]] = [
         ["is missing", '{"dir_path": ...}'],
     ),
     (
-        "unclosed object",
-        'Action: Read File\nAction Input: {"file_name": "a.py"',
-        ["never closed", '{"file_name": ...}'],
+        "unclosed object without every key",
+        'Action: Write File\nAction Input: {"file_name": "a.py"',
+        ["never closed", '{"file_name": ..., "content": ...}'],
     ),
     (
         "invalid json",
@@ -396,10 +396,21 @@ def test_an_object_cut_off_after_repeated_pairs_keeps_its_complete_pairs() -> No
     assert reply.action_input == {"script_name": "train.py"}
 
 
-def test_an_object_cut_off_before_a_needed_key_is_still_refused() -> None:
+def test_an_object_cut_off_inside_its_last_value_keeps_what_was_written() -> None:
+    """A reply cut by the token limit: MLAgentBench's parser read these values as written."""
     cut = 'Action: Write File\nAction Input: {"file_name": "a.py", "content": "import os\n'
+    assert parse_reply(cut, ACTIONS).action_input == {"file_name": "a.py", "content": "import os"}
+    nested = 'Action: Final Answer\nAction Input: {"final_answer": ["acc 0.9", "loss'
+    assert parse_reply(nested, ACTIONS).action_input == {"final_answer": ["acc 0.9", "loss"]}
+
+
+@pytest.mark.parametrize(
+    "cut",
+    ['{"file_name": "a.py", "cont', '{"file_name": "a.py", "content":', '{"file_name": "a.py",'],
+)
+def test_an_object_cut_off_before_a_needed_key_is_still_refused(cut: str) -> None:
     with pytest.raises(FormatError, match="never closed"):
-        parse_reply(cut, ACTIONS)
+        parse_reply(f"Action: Write File\nAction Input: {cut}", ACTIONS)
 
 
 def test_keys_the_action_does_not_take_are_dropped_and_named() -> None:

@@ -1,9 +1,12 @@
 """Parse the planner's sectioned reply into an action and its input.
 
-Small models drift from the requested format: bold or heading labels, odd case, fenced or
-Python-flavoured JSON, the input on the Action line, a hallucinated Observation. The parser
-accepts that drift and rejects everything else with a FormatError whose message tells the
-model exactly what to fix, because it is fed back to the model on retry.
+Models drift from the requested format: bold or heading labels, odd case, the name on the line
+after "Action:" or the label twice, fenced or Python-flavoured JSON (single or triple quotes,
+trailing commas, Windows paths with bare backslashes, unescaped quotes), the input on the Action
+line or cut off by the token limit, a hallucinated Observation. The parser accepts that drift
+(whatever MLAgentBench's own parser read, and more) and rejects everything else with a
+FormatError whose message tells the model exactly what to fix, because it is fed back to the
+model on retry.
 """
 
 from __future__ import annotations
@@ -38,8 +41,16 @@ _LABEL = re.compile(
 )
 _LABEL_NAMES = tuple(_LABEL_PATTERNS)
 _DECORATION = " \t-*+>#_"  # bullets, headings and bold markers before a label
-_NAME_JUNK = "`'\"*_ \t.:;,[]<>"  # quotes, bold and punctuation around an action name
+_NAME_JUNK = "`'\"*_ \t.:;,[]<>-#"  # quotes, bold, bullets and punctuation around a name
 _INLINE_INPUT = re.compile(r"\{|```json|action[\s_-]*input", re.IGNORECASE)  # ends a name
+_FENCE_LINE = re.compile(r"\s*(?:```[\w-]*)?\s*")  # blank, or a fence around a name
+_LABEL_AGAIN = {  # "Action: Action: Execute Script" (Gemini-Pro, CodeLlama)
+    "Action": re.compile(r"(?:[\s*_`]*action[\s*_`]*:)+", re.IGNORECASE),
+    "Action Input": re.compile(r"(?:[\s*_`]*action[\s_-]*input[\s*_`]*:)+", re.IGNORECASE),
+}
+_JSON_ESCAPES = frozenset('"\\/bfnrtu')
+_HEX4 = re.compile(r"[0-9a-fA-F]{4}")
+_AFTER_STRING = re.compile(r"\s*(?:[,:}\]]|$)")  # what may follow a string's closing quote
 _WORD = re.compile(r"[\w.+\-/]+")
 _JSON_WORD = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null")
 _PY_LITERALS = {"True": "true", "False": "false", "None": "null"}
@@ -89,6 +100,7 @@ class _Label:
     line: int
     name: str
     value: str  # the rest of the label's line
+    bare: bool = False  # a label alone on its line, without a colon ("## Action")
 
 
 def parse_reply(text: str, actions: Mapping[str, Sequence[str]]) -> PlannerReply:
@@ -99,7 +111,7 @@ def parse_reply(text: str, actions: Mapping[str, Sequence[str]]) -> PlannerReply
             'ending with a line "Action: <action name>" and a line "Action Input: <JSON object>".'
         )
     lines = text[:MAX_CHARS].replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    labels = [label for i, line in enumerate(lines) if (label := _match_label(i, line))]
+    labels = _find_labels(lines)
     act, inp, end = _locate(labels, len(lines))
     names = ", ".join(actions)
     if act is None:
@@ -112,16 +124,18 @@ def parse_reply(text: str, actions: Mapping[str, Sequence[str]]) -> PlannerReply
         for k, label in enumerate(labels[:act])
         if label.name in SECTIONS
     }
-    action_text = sections["Action"] = _section(lines, labels, act, end)
-    first_line = action_text.partition("\n")[0]
-    name_part = _INLINE_INPUT.split(first_line, maxsplit=1)[0]
-    action = _resolve_action(name_part, actions)
-    keys = list(actions[action])
     if inp is None:
-        region = bare = _region(lines, labels[act], end)[len(name_part) :].strip()
+        name_part, after = _split_name(_region(lines, labels[act], end))
+        sections["Action"] = name_part.strip()
+        region = bare = after.strip()
     else:
+        sections["Action"] = _section(lines, labels, act, end)
+        name_part = _split_name(sections["Action"])[0]
         region = _region(lines, labels[inp], end)
         bare = _section(lines, labels, inp, end)
+    action = _resolve_action(name_part, actions)
+    keys = list(actions[action])
+    bare = _strip_label_again("Action Input", bare)
     sections["Action Input"] = bare
     try:
         given = _without_surrogates(_parse_input(action, keys, region, bare))
@@ -144,7 +158,28 @@ def _match_label(index: int, line: str) -> _Label | None:
     if rest.startswith(":"):
         value = rest[1:].lstrip()  # trailing spaces may sit inside a multi-line JSON string
         return _Label(index, name, value.removeprefix("**").removeprefix("__").lstrip())
-    return _Label(index, name, "") if not rest.strip("#*_ \t") else None
+    return _Label(index, name, "", bare=True) if not rest.strip("#*_ \t") else None
+
+
+def _find_labels(lines: Sequence[str]) -> list[_Label]:
+    """Every label, except a bare one that is the name of an empty "Action:" label's action
+    ("Action:" then "Reflection" on the next line: Reflection is an action too)."""
+    labels: list[_Label] = []
+    for i, line in enumerate(lines):
+        label = _match_label(i, line)
+        if label is None:
+            continue
+        last = labels[-1] if labels else None
+        if (
+            label.bare
+            and last is not None
+            and last.name == "Action"
+            and not last.value
+            and all(_FENCE_LINE.fullmatch(gap) for gap in lines[last.line + 1 : i])
+        ):
+            continue
+        labels.append(label)
+    return labels
 
 
 def _locate(labels: Sequence[_Label], n_lines: int) -> tuple[int | None, int | None, int]:
@@ -175,6 +210,27 @@ def _section(lines: Sequence[str], labels: Sequence[_Label], k: int, end: int) -
 def _region(lines: Sequence[str], label: _Label, end: int) -> str:
     """The text from a label to the end of the reply, ignoring later labels."""
     return "\n".join([label.value, *lines[label.line + 1 : end]]).strip()
+
+
+def _split_name(text: str) -> tuple[str, str]:
+    """The action name in the text after "Action:", and the text after it. The name is on the
+    first line with a word (models put it on the next line, in a fence, or after the label
+    again) and ends where an inline input starts."""
+    offset = 0
+    for line in text.split("\n"):
+        if not _normalize(line) or _FENCE_LINE.fullmatch(line):
+            offset += len(line) + 1
+            continue
+        name = _INLINE_INPUT.split(line, maxsplit=1)[0]
+        end = offset + len(name)
+        return _strip_label_again("Action", name), text[end:]
+    return "", text
+
+
+def _strip_label_again(name: str, text: str) -> str:
+    """The text without its label repeated at the start ("Action: Action: List Files")."""
+    match = _LABEL_AGAIN[name].match(text)
+    return text[match.end() :] if match else text
 
 
 def _normalize(name: str) -> str:
@@ -265,30 +321,54 @@ def _load_object(action: str, keys: Sequence[str], text: str) -> dict[str, Any]:
 
 
 def _close_cut_object(text: str) -> dict[str, Any] | None:
-    """The complete pairs of an object cut off mid-way, if they parse.
+    """What an object cut off mid-way said, if it parses.
 
-    Small models sometimes repeat a pair until the token limit ({"script_name": "train.py",
-    "script_name": "train.py", ...}); the pairs before the cut are what they meant. A pair cut
-    in the middle is dropped; an object missing a key is left to the "never closed" message.
+    A reply cut by the token limit ends inside its input: the object closed where it stops
+    (the last string too) keeps every value as written, as MLAgentBench's parser read it. Small
+    models also repeat a pair until the limit ({"script_name": "train.py", "script_name": ...,
+    "scri); then the complete pairs before the cut are what they meant. An object missing a
+    key is left to the "never closed" message.
     """
     depth = 0
     commas: list[int] = []
+    opened: list[str] = []
     for i, ch in _unquoted(text):
         if ch in "{[":
             depth += 1
+            opened.append("}" if ch == "{" else "]")
         elif ch in "}]":
             depth -= 1
+            if opened:
+                opened.pop()
         elif ch == "," and depth == 1:
             commas.append(i)
-    for cut in reversed(commas[-3:]):
-        for candidate in (text[:cut] + "}", _repair(text[:cut] + "}")):
+    quote = _open_quote(text)
+    closed = text.rstrip() if not quote else text
+    candidates = [closed + quote + "".join(reversed(opened))]
+    candidates += [text[:cut] + "}" for cut in reversed(commas[-3:])]
+    for candidate in candidates:
+        for attempt in (candidate, _repair(candidate)):
             try:
-                value = json.loads(candidate, strict=False)
+                value = json.loads(attempt, strict=False)
             except (ValueError, RecursionError):
                 continue
             if isinstance(value, dict):
                 return value
     return None
+
+
+def _open_quote(text: str) -> str:
+    """The quote that closes a string still open at the end of text, or ""."""
+    i = 0
+    while i < len(text):
+        if text[i] in "\"'":
+            _, stop, after = _scan_string(text, i)
+            if stop == after:  # never closed
+                return text[i : i + 3] if text.startswith(text[i] * 3, i) else text[i]
+            i = after
+        else:
+            i += 1
+    return ""
 
 
 def _object_end(text: str) -> int | None:
@@ -305,25 +385,44 @@ def _object_end(text: str) -> int | None:
 
 
 def _unquoted(text: str) -> Iterator[tuple[int, str]]:
-    """Each character outside quoted strings (single or double, with escapes), and its index."""
-    quote = ""
-    escaped = False
-    for i, ch in enumerate(text):
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
+    """Each character outside quoted strings, and its index."""
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "\"'":
+            i = _scan_string(text, i)[2]
         else:
             yield i, ch
+            i += 1
+
+
+def _scan_string(text: str, start: int) -> tuple[int, int, int]:
+    """Where the body of the string opening at start begins and ends, and the index after it.
+
+    Triple quotes (Python, for code in an edit instruction) end at the same three quotes. A
+    single quote ends only where a value may end (before a comma, colon, bracket, brace or the
+    end, after any space), so an unescaped quote inside a value ("set "lr" to 0.1", 'it's') is
+    part of it, as it is for the model. A string never closed ends at the end of text.
+    """
+    quote = text[start]
+    if text.startswith(quote * 3, start):
+        stop = text.find(quote * 3, start + 3)
+        return (start + 3, len(text), len(text)) if stop < 0 else (start + 3, stop, stop + 3)
+    i = start + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+        elif ch == quote and _AFTER_STRING.match(text, i + 1):
+            return start + 1, i, i + 1
+        else:
+            i += 1
+    return start + 1, len(text), len(text)
 
 
 def _repair(text: str) -> str:
-    """Rewrite single quotes, trailing commas, Python literals and bare words as JSON."""
+    """Rewrite single or triple quotes, bad escapes, trailing commas, Python literals and bare
+    words as JSON."""
     out: list[str] = []
     comma = -1  # index in out of the last comma, while only whitespace follows it
     i = 0
@@ -337,7 +436,8 @@ def _repair(text: str) -> str:
             out[comma] = ""
         comma = len(out) if ch == "," else -1
         if ch in "\"'":
-            i = _copy_string(text, i, out)
+            body_start, body_end, i = _scan_string(text, i)
+            out.append(_as_json_string(text[body_start:body_end]))
         elif word := _WORD.match(text, i):
             token = word.group()
             json_word = _JSON_WORD.fullmatch(token)
@@ -349,23 +449,27 @@ def _repair(text: str) -> str:
     return "".join(out)
 
 
-def _copy_string(text: str, start: int, out: list[str]) -> int:
-    """Copy the string opening at start as a double-quoted one; return the index after it."""
-    quote = text[start]
-    out.append('"')
-    i = start + 1
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and i + 1 < len(text):
-            out.append("'" if text[i + 1] == "'" else text[i : i + 2])
+def _as_json_string(body: str) -> str:
+    """A string body as a double-quoted JSON string: its valid escapes kept, an escaped
+    apostrophe unescaped, and any other backslash literal (a Windows path: "3\\CLRS")."""
+    out = ['"']
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            if nxt == "'":
+                out.append("'")
+            elif nxt in _JSON_ESCAPES and (nxt != "u" or _HEX4.match(body, i + 2)):
+                out.append(body[i : i + 2])
+            else:
+                out.append("\\\\" + nxt)
             i += 2
             continue
-        if ch == quote:
-            out.append('"')
-            return i + 1
-        out.append('\\"' if ch == '"' else ch)
+        out.append('\\"' if ch == '"' else "\\\\" if ch == "\\" else ch)
         i += 1
-    return i
+    out.append('"')
+    return "".join(out)
 
 
 def _unfence(text: str) -> str:
