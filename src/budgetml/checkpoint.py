@@ -17,7 +17,7 @@ import contextlib
 import os
 import shutil
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,11 +44,16 @@ class Checkpoints:
     lifelines: Lifelines
     last: int = 0
 
-    def save(self, step: int) -> None:
+    def latest(self) -> Path | None:
+        """The newest snapshot on disk (None before step 1's): what new copies link to."""
+        return snapshot_path(self.run_dir, self.last) if self.last > 0 else None
+
+    def save(self, step: int, extra: Mapping[str, Any] | None = None) -> None:
+        """Snapshot the workspace and record the step done; `extra` goes into the event
+        (the scores so far, scoring.py)."""
         folder = snapshot_path(self.run_dir, step)
         if step > 0:
-            previous = snapshot_path(self.run_dir, self.last) if self.last > 0 else None
-            take_snapshot(self.workspace.root, folder, previous)
+            take_snapshot(self.workspace.root, folder, self.latest())
         log = self.run_dir / RESEARCH_LOG_FILE
         self.trace.record(
             "checkpoint",
@@ -57,6 +62,7 @@ class Checkpoints:
             lifelines_used=self.lifelines.used,
             undo=self.workspace.undo_state(),
             research_log_bytes=log.stat().st_size if log.is_file() else 0,
+            **(extra or {}),
         )
         keep_only(self.run_dir, (self.last, step))
         self.last = step

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from budgetml import bench_cli
+from budgetml import bench_cli, handback_cli
 from budgetml.agents.planner import Step
 from budgetml.config import RunConfig, load_config, preset_names
 from budgetml.env.project import Project, project_task
@@ -24,7 +24,7 @@ from budgetml.models_cli import models_app
 from budgetml.project_cli import init_task
 from budgetml.replay import replay_run
 from budgetml.resume import check_settings, finished_summary, read_run, resume_run
-from budgetml.run import run_task
+from budgetml.run import ScoredStep, run_task
 from budgetml.summary import RunSummary, improvement, is_success
 from budgetml.trace import read_trace
 
@@ -202,6 +202,8 @@ app.command("bench")(bench_cli.bench)
 app.command("report")(bench_cli.report)
 app.command("reproduce")(bench_cli.reproduce)
 app.command("init-task")(init_task)
+app.command("diff")(handback_cli.diff)
+app.command("apply")(handback_cli.apply)
 
 
 @config_app.command("list")
@@ -230,7 +232,7 @@ def replay(
     result = replay_run(run_dir, target, on_note=lambda note: console.print(f"[dim]· {note}[/]"))
     table = Table("", "original", "replay")
     table.add_row("actions", str(len(result.original_actions)), str(len(result.replayed_actions)))
-    for name in ("status", "score", "success", "cost_usd"):
+    for name in ("status", "score", "success", "best_score", "best_step", "cost_usd"):
         table.add_row(
             name, str(getattr(result.original, name)), str(getattr(result.replayed, name))
         )
@@ -321,8 +323,11 @@ def _recorded_baseline(events: list[dict[str, Any]]) -> float | None:
 def _print_step(step: Step, max_steps: int) -> None:
     args = json.dumps(step.reply.action_input, ensure_ascii=False)
     args = _printable(args if len(args) <= 120 else args[:117] + "...")
+    note = step.score_note() if isinstance(step, ScoredStep) else None
+    scored = f" [cyan]· {escape(note)}[/]" if note else ""
     console.print(
-        f"[bold]step {step.number}/{max_steps}[/] [green]{step.reply.action}[/] {escape(args)}",
+        f"[bold]step {step.number}/{max_steps}[/] [green]{step.reply.action}[/] {escape(args)}"
+        + scored,
         highlight=False,
     )
     for line in step.observation.strip().splitlines()[:3]:
@@ -348,6 +353,12 @@ def _print_summary(summary: RunSummary, run_dir: Path) -> None:
     better = "higher" if summary.higher_is_better else "lower"
     table.add_row("improvement", f"{_pct(summary.improvement)} ({better} is better)")
     table.add_row("success", "[green]yes[/]" if summary.success else "[red]no[/]")
+    if summary.best_before_last:
+        table.add_row(
+            f"best {summary.metric}",
+            f"{_fmt(summary.best_score)} at step {summary.best_step} "
+            f"({_pct(summary.best_improvement)}): budgetml diff {run_dir} --best",
+        )
     table.add_row(
         "cost",
         f"${summary.cost_usd:.4f} (free tier: ${summary.cost_usd_free_tier:.4f}; "

@@ -1,8 +1,9 @@
 """Resume a killed run from its last complete step: `budgetml run --resume RUN_DIR`.
 
 A run directory holds all a run needs to go on: the recorded config, the trace (steps, model
-calls, and in each `checkpoint` event the lifelines used, the undo stacks and the size of the
-research log) and the workspace snapshot of the last checkpoint (checkpoint.py). Calls made
+calls, and in each `checkpoint` event the lifelines used, the undo stacks, the size of the
+research log and the best score so far) and the workspace snapshot of the last checkpoint
+(checkpoint.py), with the best workspace that checkpoint names (scoring.py). Calls made
 after that checkpoint, before the kill, were paid for: the resumed run answers them from their
 recorded replies, in order per model and agent, before it calls any model again, and counts
 each once. A run killed before its first checkpoint starts over in the same directory.
@@ -32,11 +33,13 @@ from budgetml.checkpoint import (
 from budgetml.config import ModelEntry, RunConfig, parse_config
 from budgetml.env.task import Baseline, Task, find_task, load_task
 from budgetml.errors import BudgetMLError, TaskError
+from budgetml.handback import START_DIR
 from budgetml.llm import factory as models
 from budgetml.llm.base import Completion, Message, Model, ModelWrapper, ReplyFormat
 from budgetml.llm.scripted import ScriptedModel
 from budgetml.replay import recorded_completion
 from budgetml.run import RunRecorder, RunState, run_task
+from budgetml.scoring import BEST_DIR, best_path, restored
 from budgetml.summary import RunSummary
 from budgetml.trace import Event, Trace, current_events, read_trace
 
@@ -244,11 +247,19 @@ class Resumption:
         calls = [e for e in before if _is(e, "llm_call")]
         counts = Counter(str(e["event"]) for e in before)
         counts["expert_calls"] = sum(1 for e in calls if e["agent"] == "expert")
+        best, last_score = restored(checkpoint)
+        if best is not None and not best_path(run.run_dir, best.step).is_dir():
+            raise BudgetMLError(
+                f"{run.run_dir}: the best workspace of step {best.step} is missing from "
+                f"{BEST_DIR}/; the run cannot be resumed"
+            )
         state = RunState(
             _baseline(run, before),
             _steps(run, before, int(checkpoint["step"])),
             int(checkpoint.get("lifelines_used") or 0),
             dict(checkpoint.get("undo") or {}),
+            best,
+            last_score,
         )
         return cls(
             run,
@@ -282,7 +293,8 @@ class Resumption:
         run_dir = self.run.run_dir
         _stop_leftover_scripts(run_dir)
         if self.checkpoint is None or self.state is None:
-            for name in ("workspace", "backups", CHECKPOINTS_DIR, "scratch", RESEARCH_LOG_FILE):
+            started = ("workspace", "backups", CHECKPOINTS_DIR, BEST_DIR, START_DIR, "scratch")
+            for name in (*started, RESEARCH_LOG_FILE):
                 remove_tree(run_dir / name)
             trace.record("resumed", from_step=None, elapsed_before_s=round(self.elapsed_s, 3))
             return None

@@ -17,16 +17,19 @@ from budgetml.agents.team import Team, assemble_team
 from budgetml.checkpoint import Checkpoints
 from budgetml.config import ModelEntry, RunConfig
 from budgetml.env.actions import FINAL_ANSWER, ActionContext, execute
+from budgetml.env.project import stop_if_unscorable
 from budgetml.env.sandbox import Sandbox
 from budgetml.env.task import Baseline, Task
 from budgetml.env.workspace import Workspace
 from budgetml.errors import BudgetMLError, ModelError
+from budgetml.handback import keep_start
 from budgetml.llm import factory as models
 from budgetml.llm.base import Completion, Message, Model
 from budgetml.llm.budget import BudgetExhausted, BudgetGuard
 from budgetml.llm.cache import CachedModel, ResponseCache, default_cache_path
 from budgetml.llm.ledger import CostLedger
 from budgetml.provenance import code_commit
+from budgetml.scoring import Scorekeeper, StepScore, scores_during_run
 from budgetml.summary import RunSummary, Status, improvement, is_success
 from budgetml.trace import Trace
 
@@ -88,6 +91,25 @@ class RunState:
     steps: tuple[Step, ...] = ()
     lifelines_used: int = 0
     undo: Mapping[str, Sequence[str | None]] = field(default_factory=dict)
+    best: StepScore | None = None
+    last_score: StepScore | None = None
+
+
+@dataclass(frozen=True)
+class ScoredStep(Step):
+    """A finished step as `on_step` gets it: with its score when scoring changed the score."""
+
+    score: StepScore | None = None
+    metric: str = "score"
+
+    def score_note(self) -> str | None:
+        """E.g. "accuracy 0.712 (best so far)", for the step's console line."""
+        if self.score is None:
+            return None
+        if self.score.value is None:
+            return f"{self.metric} invalid"
+        best = " (best so far)" if self.score.best else ""
+        return f"{self.metric} {self.score.value:.6g}{best}"
 
 
 @dataclass
@@ -115,6 +137,7 @@ def run_task(
     Problems with the set-up (a missing key, an unpriced model, a used run directory) raise
     before anything is written; a model that fails mid-run ends the run with status `error`.
     With `resume` (resume.py), the run goes on in `run_dir` from its last checkpoint instead.
+    `on_step` gets each step as a `ScoredStep`, with its score when that changed (scoring.py).
     """
     started = time.monotonic() - (resume.elapsed_s if resume else 0.0)
     build = make_model or (lambda e: models.make_model(e, config.prices, seed))
@@ -151,24 +174,31 @@ def run_task(
         )
         team.lifelines.used = state.lifelines_used
         checkpoints = Checkpoints(run_dir, trace, workspace, team.lifelines, len(state.steps))
+        scores = Scorekeeper(
+            task, sandbox, python, run_dir, trace, scores_during_run(task), state.best
+        )
+        scores.last = state.last_score
+        scores.settle()  # a resumed run keeps the best its checkpoint names
+        scores.start()
         if fresh:
-            checkpoints.save(0)
-        outcome = _loop(task, team, context, config, trace, on_step, checkpoints, state.steps)
+            checkpoints.save(0, scores.checkpoint_fields())
+        loop = Loop(team, context, config, trace, on_step, checkpoints, scores)
+        outcome = loop.run(task, state.steps)
         on_note("scoring the workspace")
-        score = task.score(workspace.root, sandbox, python)
-        trace.record("score", value=score.value, error=score.error)
+        score = scores.final(len(outcome.steps), checkpoints.latest())
         summary = _summarise(
             task,
             config_label,
             seed,
             outcome,
             state.baseline,
-            score.value,
-            score.error,
+            score,
+            scores.best,
             recorder,
             time.monotonic() - started,
         )
         summary.write(run_dir)
+        scores.settle()
         trace.record("run_end", status=summary.status, success=summary.success)
     finally:
         trace.close()
@@ -204,7 +234,9 @@ def _set_up(
     baseline = task.measure_baseline(sandbox, python, run_dir)
     trace.record("baseline", value=baseline.value, source=baseline.source)
     on_note(f"baseline {task.spec.metric} = {baseline.value} ({baseline.source})")
+    stop_if_unscorable(task, baseline, lambda why: trace.record("error", step=0, message=why))
     task.make_workspace(run_dir / "workspace")
+    keep_start(run_dir)
     return baseline
 
 
@@ -225,52 +257,67 @@ def _entries(config: RunConfig) -> list[ModelEntry]:
     return list({entry.model: entry for entry in reversed(named)}.values())
 
 
-def _loop(
-    task: Task,
-    team: Team,
-    context: ActionContext,
-    config: RunConfig,
-    trace: Trace,
-    on_step: Callable[[Step], None],
-    checkpoints: Checkpoints,
-    done: Sequence[Step],
-) -> RunOutcome:
-    """Plan → act → observe → record, after the steps `done` already; worker and expert actions
-    may call models too. Each complete step but the last is a checkpoint to resume from."""
-    outcome = RunOutcome(steps=list(done))
-    for number in range(len(done) + 1, config.max_steps + 1):
-        steps_left = config.max_steps - number + 1
-        try:
-            reply = team.planner.next_action(task.research_problem, outcome.steps, steps_left)
-            action = team.actions[reply.action]
-            limit = config.sandbox.output_limit_chars
-            observation = execute(action, context, reply.action_input, limit)
-            step = Step(number, reply, reply.ignored_note() + observation)
-            outcome.steps.append(step)
-            trace.record(
-                "step",
-                step=number,
-                action=reply.action,
-                action_input=reply.action_input,
-                observation=step.observation,
-                reply=reply.raw,
-            )
-            on_step(step)
-            if reply.action == FINAL_ANSWER:
-                outcome.status = "completed"
-                outcome.final_answer = str(reply.action_input["final_answer"])
+@dataclass
+class Loop:
+    """Plan → act → score → observe → record, step after step; worker and expert actions may
+    call models too. Each complete step but the last is a checkpoint to resume from."""
+
+    team: Team
+    context: ActionContext
+    config: RunConfig
+    trace: Trace
+    on_step: Callable[[Step], None]
+    checkpoints: Checkpoints
+    scores: Scorekeeper
+
+    def run(self, task: Task, done: Sequence[Step]) -> RunOutcome:
+        """The steps after those `done` already, to Final Answer, the step cap or an error."""
+        outcome = RunOutcome(steps=list(done))
+        for number in range(len(done) + 1, self.config.max_steps + 1):
+            try:
+                step = self.take(task, number, outcome.steps)
+                outcome.steps.append(step)
+                if step.reply.action == FINAL_ANSWER:
+                    outcome.status = "completed"
+                    outcome.final_answer = str(step.reply.action_input["final_answer"])
+                    return outcome
+                self.team.planner.observe(step)
+                self.checkpoints.save(number, self.scores.checkpoint_fields())
+                self.scores.settle()
+            except (PlanningFailed, ModelError) as exc:
+                outcome.status, outcome.error = "error", str(exc)
+                self.trace.record("error", step=number, message=str(exc))
                 return outcome
-            team.planner.observe(step)
-            checkpoints.save(number)
-        except (PlanningFailed, ModelError) as exc:
-            outcome.status, outcome.error = "error", str(exc)
-            trace.record("error", step=number, message=str(exc))
-            return outcome
-        except BudgetExhausted as exc:
-            outcome.status = "budget_exhausted"
-            trace.record("budget_exhausted", step=number, message=str(exc))
-            return outcome
-    return outcome
+            except BudgetExhausted as exc:
+                outcome.status = "budget_exhausted"
+                self.trace.record("budget_exhausted", step=number, message=str(exc))
+                return outcome
+        return outcome
+
+    def take(self, task: Task, number: int, steps: Sequence[Step]) -> Step:
+        """One step: the planner's action, executed, recorded, scored if it changed anything
+        the evaluation reads (the last step is scored once the loop ends)."""
+        steps_left = self.config.max_steps - number + 1
+        reply = self.team.planner.next_action(task.research_problem, steps, steps_left)
+        limit = self.config.sandbox.output_limit_chars
+        observation = execute(
+            self.team.actions[reply.action], self.context, reply.action_input, limit
+        )
+        step = Step(number, reply, reply.ignored_note() + observation)
+        self.trace.record(
+            "step",
+            step=number,
+            action=reply.action,
+            action_input=reply.action_input,
+            observation=step.observation,
+            reply=reply.raw,
+        )
+        before = self.scores.last
+        last = reply.action == FINAL_ANSWER or number == self.config.max_steps
+        score = None if last else self.scores.after_step(step, self.checkpoints.latest())
+        shown = score if score is not None and self.scores.changed(score, before) else None
+        self.on_step(ScoredStep(number, reply, step.observation, shown, task.spec.metric))
+        return step
 
 
 def _summarise(
@@ -279,12 +326,13 @@ def _summarise(
     seed: int,
     outcome: RunOutcome,
     baseline: Baseline,
-    score: float | None,
-    score_error: str | None,
+    score: StepScore,
+    best: StepScore | None,
     recorder: RunRecorder,
     wall_seconds: float,
 ) -> RunSummary:
-    change = improvement(score, baseline.value)
+    change = improvement(score.value, baseline.value)
+    best_change = improvement(best.value, baseline.value) if best else None
     return RunSummary(
         task=task.name,
         config=config_label,
@@ -295,10 +343,14 @@ def _summarise(
         higher_is_better=task.spec.higher_is_better,
         baseline=baseline.value,
         baseline_source=baseline.source,
-        score=score,
-        score_error=score_error,
+        score=score.value,
+        score_error=score.error,
         improvement=change,
         success=is_success(change, task.spec.higher_is_better),
+        best_score=best.value if best else None,
+        best_step=best.step if best else None,
+        best_improvement=best_change,
+        best_success=is_success(best_change, task.spec.higher_is_better),
         cost_usd=round(recorder.ledger.cost_usd, 8),
         cost_usd_free_tier=round(recorder.ledger.cost_usd_free_tier, 8),
         spent_usd=round(recorder.ledger.spent_usd, 8),

@@ -1,4 +1,8 @@
-"""`summary.json`: what a run achieved and what it cost, and the success rule that decides it."""
+"""`summary.json`: what a run achieved and what it cost, and the success rule that decides it.
+
+`score`, `improvement` and `success` are the last step's (the paper's rule); `best_*` are those
+of the best-scoring step, whose workspace the run directory keeps (scoring.py).
+"""
 
 from __future__ import annotations
 
@@ -29,6 +33,11 @@ class RunSummary(BaseModel):
     score_error: str | None
     improvement: float | None
     success: bool
+    best_score: float | None = None
+    """The best score any step reached (summaries written before it existed: None)."""
+    best_step: int | None = None
+    best_improvement: float | None = None
+    best_success: bool = False
     cost_usd: float
     cost_usd_free_tier: float
     spent_usd: float
@@ -39,6 +48,17 @@ class RunSummary(BaseModel):
     wall_seconds: float
     final_answer: str | None
     error: str | None
+
+    @property
+    def best_before_last(self) -> bool:
+        """An earlier step scored better than the last one (or the last one is invalid)."""
+        if self.best_step is None or self.best_score is None or self.best_step >= self.steps:
+            return False
+        if self.score is None:
+            return True
+        return (
+            self.best_score > self.score if self.higher_is_better else self.best_score < self.score
+        )
 
     def write(self, run_dir: Path) -> None:
         """Write atomically, so a kill never leaves a half-written summary."""

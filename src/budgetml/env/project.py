@@ -11,15 +11,17 @@ import hashlib
 import json
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from budgetml.data.paths import data_root
-from budgetml.env.task import Task, load_task
+from budgetml.env.task import Baseline, Task, load_task
 from budgetml.errors import TaskError
 
+PROJECT_CATEGORY = "user project"
 SKIPPED = (".git", ".hg", ".svn", ".venv", "venv", "__pycache__", "node_modules", ".mypy_cache")
 """Never copied into a workspace: version control, environments and caches."""
 MAX_PROJECT_BYTES = 2 * 1024**3
@@ -29,18 +31,38 @@ _LOWER_IS_BETTER = re.compile(
 _EVAL_TEMPLATE = '''"""Scores a workspace with the project's own command (written by budgetml).
 
 The command runs on a scratch copy of the workspace, so it may write files freely; the score is
-the last number it prints on standard output.
+the last number it prints on standard output. `python` and `python3` in it (and in what it runs)
+are the interpreter that runs this file, the one BudgetML runs scripts with: first on PATH.
 """
 
+import os
 import re
+import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 EVAL_COMMAND = {command}
 TIMEOUT_S = {timeout}
 NUMBER = re.compile(r"[-+]?(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][-+]?\\d+)?|[-+]?(?:inf|nan)", re.I)
+
+
+def interpreter_first(scratch):
+    """An environment whose PATH starts with python and python3 that run this interpreter."""
+    folder = Path(scratch) / "bin"
+    folder.mkdir()
+    for name in ("python", "python3"):
+        shim = folder / name
+        shim.write_text(f'#!/bin/sh\\nexec {{shlex.quote(sys.executable)}} "$@"\\n')
+        shim.chmod(0o755)
+    return {{**os.environ, "PATH": os.pathsep.join([str(folder), os.environ.get("PATH", "")])}}
+
+
+def last_line(text):
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
 
 
 def get_score(submission_folder):
@@ -50,17 +72,19 @@ def get_score(submission_folder):
         try:
             result = subprocess.run(
                 EVAL_COMMAND, shell=True, cwd=project, capture_output=True, text=True,
-                errors="replace", timeout=TIMEOUT_S,
+                errors="replace", timeout=TIMEOUT_S, env=interpreter_first(scratch),
             )
         except subprocess.TimeoutExpired:
             raise ValueError(f"the evaluation command timed out after {{TIMEOUT_S}} s") from None
     if result.returncode != 0:
-        last = (result.stderr.strip() or result.stdout.strip() or "(no output)").splitlines()[-1]
-        code = result.returncode
-        raise ValueError(f"the evaluation command failed (exit code {{code}}): {{last}}")
+        printed = last_line(result.stderr) or last_line(result.stdout)
+        said = f": {{printed}}" if printed else " and printed nothing"
+        raise ValueError(f"the evaluation command failed (exit code {{result.returncode}}){{said}}")
     numbers = NUMBER.findall(result.stdout)
     if not numbers:
-        raise ValueError("the evaluation command printed no number on standard output")
+        printed = last_line(result.stdout) or last_line(result.stderr)
+        said = f" (its last line: {{printed}})" if printed else " (it printed nothing)"
+        raise ValueError(f"the evaluation command printed no number on standard output{{said}}")
     return float(numbers[-1])
 '''
 
@@ -105,7 +129,7 @@ def write_task_folder(project: Project, destination: Path) -> Path:
     )
     spec = {
         "name": _task_name(source),
-        "category": "user project",
+        "category": PROJECT_CATEGORY,
         "metric": project.metric,
         "higher_is_better": project.direction_is_higher,
         "baseline": None,
@@ -135,6 +159,25 @@ def project_task(project: Project) -> Task:
     folder = data_root() / "projects" / f"{_task_name(project.path)}-{digest}"
     folder.parent.mkdir(parents=True, exist_ok=True)
     return load_task(write_task_folder(project, folder))
+
+
+class UnscorableProject(TaskError):
+    """The evaluation fails on the unchanged project: no run can be judged."""
+
+
+def stop_if_unscorable(task: Task, baseline: Baseline, record: Callable[[str], None]) -> None:
+    """A user's project whose evaluation fails before any change stops the run here, before
+    the first model call: every step would be wasted on a run that cannot be scored."""
+    if task.spec.category != PROJECT_CATEGORY or baseline.value is not None:
+        return
+    why = baseline.source.removeprefix("unknown: ")
+    why = why.removeprefix("the starter code could not be scored: ").removeprefix("ValueError: ")
+    message = (
+        f"the evaluation fails on the unchanged project, so the run stops before the first "
+        f"model call: {why}"
+    )
+    record(message)
+    raise UnscorableProject(message)
 
 
 def _check(project: Project, source: Path) -> None:

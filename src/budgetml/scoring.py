@@ -1,0 +1,188 @@
+"""Scoring as the run goes: which steps are scored, the best score so far and its workspace.
+
+The last step's score stays the success rule (MLAgentBench's and the paper's); scoring earlier
+steps too means an agent that improved the model and then broke it still leaves the improvement.
+A step is scored when it changed a file of the workspace (eval.py reads nothing else) or ran a
+script cleanly (a run can be what is scored, a timing say). A task whose scoring is slow says
+`score_during_run: false` in task.yaml; then only the last step is scored.
+
+The best-scoring workspace is kept in `best/step-N/`, linked to the latest checkpoint's files
+where they are unchanged (checkpoint.py). A newer best is written beside the older one, and the
+older one is removed only once a checkpoint (or the summary) records the newer: a resumed run
+finds the best its checkpoint names.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from budgetml.agents.parser import IGNORED_NOTE_START
+from budgetml.agents.planner import Step
+from budgetml.checkpoint import remove_tree, take_snapshot
+from budgetml.env.sandbox import Sandbox
+from budgetml.env.task import Task
+from budgetml.trace import Trace
+
+BEST_DIR = "best"
+CLEAN_RUN = "The script has been executed."
+"""How an Execute Script observation starts when the script exited with 0 (env/actions.py)."""
+
+Fingerprint = frozenset[tuple[str, int, int]]
+
+
+@dataclass(frozen=True)
+class StepScore:
+    """A step's score (value None: invalid, with the evaluation's error)."""
+
+    step: int
+    value: float | None
+    error: str | None = None
+    best: bool = False
+    """The best score of the run so far (strictly better than every earlier one)."""
+
+
+def best_path(run_dir: Path, step: int) -> Path:
+    return run_dir / BEST_DIR / f"step-{step}"
+
+
+def ran_cleanly(action: str, observation: str) -> bool:
+    """An Execute Script step whose script exited with 0."""
+    if action != "Execute Script":
+        return False
+    if observation.startswith(IGNORED_NOTE_START):  # the parser's note comes first, one line
+        observation = observation.partition("\n")[2]
+    return observation.startswith(CLEAN_RUN)
+
+
+def scores_during_run(task: Task) -> bool:
+    """False when the task's task.yaml says `score_during_run: false` (its scoring is slow)."""
+    spec_file = task.root / "task.yaml"
+    try:
+        data = yaml.safe_load(spec_file.read_text("utf-8", errors="replace"))
+    except (OSError, yaml.YAMLError):
+        return True
+    return not (isinstance(data, dict) and data.get("score_during_run") is False)
+
+
+def fingerprint(root: Path) -> Fingerprint:
+    """Every file's path, size and modification time: what a step changed, cheaply."""
+    found: set[tuple[str, int, int]] = set()
+    for folder, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            found.add((os.path.relpath(path, root), info.st_size, info.st_mtime_ns))
+    return frozenset(found)
+
+
+def keep_best(run_dir: Path, step: int | None) -> None:
+    """Remove every kept best workspace but step's (all of them for None)."""
+    folder = run_dir / BEST_DIR
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if step is None or entry.name != f"step-{step}":
+            remove_tree(entry)
+    if step is None:
+        remove_tree(folder)
+
+
+@dataclass
+class Scorekeeper:
+    """Scores the run's workspace after the steps that need it and keeps the best."""
+
+    task: Task
+    sandbox: Sandbox
+    python: str
+    run_dir: Path
+    trace: Trace
+    during_run: bool = True
+    best: StepScore | None = None
+    last: StepScore | None = None
+    _seen: Fingerprint = frozenset()
+
+    @property
+    def workspace(self) -> Path:
+        return self.run_dir / "workspace"
+
+    def start(self) -> None:
+        """Take the workspace as it is now (made or restored) as already scored."""
+        self._seen = fingerprint(self.workspace)
+
+    def after_step(self, step: Step, linked_to: Path | None) -> StepScore | None:
+        """The step's score, or None when nothing the evaluation reads changed."""
+        if not self.during_run:
+            return None
+        now = fingerprint(self.workspace)
+        if now == self._seen and not ran_cleanly(step.reply.action, step.observation):
+            return None
+        return self._score(step.number, now, linked_to, final=False)
+
+    def final(self, step: int, linked_to: Path | None) -> StepScore:
+        """The last step's score: the run's result."""
+        return self._score(step, fingerprint(self.workspace), linked_to, final=True)
+
+    def changed(self, score: StepScore, before: StepScore | None) -> bool:
+        return before is None or (score.value, score.error) != (before.value, before.error)
+
+    def checkpoint_fields(self) -> Mapping[str, Any]:
+        """What a resumed run needs back: the best so far and the last score."""
+        best, last = self.best, self.last
+        return {
+            "best_step": best.step if best else None,
+            "best_score": best.value if best else None,
+            "last_score": None if last is None else [last.step, last.value, last.error],
+        }
+
+    def settle(self) -> None:
+        """The best is on record now (a checkpoint or the summary): drop older kept ones."""
+        keep_best(self.run_dir, self.best.step if self.best else None)
+
+    def _score(self, step: int, now: Fingerprint, linked_to: Path | None, final: bool) -> StepScore:
+        result = self.task.score(self.workspace, self.sandbox, self.python)
+        better = result.value is not None and (
+            self.best is None
+            or self.best.value is None
+            or (
+                result.value > self.best.value
+                if self.task.spec.higher_is_better
+                else result.value < self.best.value
+            )
+        )
+        scored = StepScore(step, result.value, result.error, better)
+        if better:
+            take_snapshot(self.workspace, best_path(self.run_dir, step), linked_to)
+            self.best = scored
+        self.trace.record(
+            "score",
+            step=step,
+            value=result.value,
+            error=result.error,
+            best=better,
+            **({"final": True} if final else {}),
+        )
+        self.last, self._seen = scored, now
+        return scored
+
+
+def restored(fields: Mapping[str, Any]) -> tuple[StepScore | None, StepScore | None]:
+    """(best, last) as a checkpoint event recorded them (none for older traces)."""
+    best_step, last = fields.get("best_step"), fields.get("last_score")
+    best = None
+    if best_step is not None:
+        value = fields.get("best_score")
+        best = StepScore(int(best_step), None if value is None else float(value), None, True)
+    latest = None
+    if isinstance(last, list) and len(last) == 3:
+        step, value, error = last
+        latest = StepScore(int(step), None if value is None else float(value), error)
+    return best, latest
