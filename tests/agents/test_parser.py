@@ -20,6 +20,8 @@ ACTIONS: dict[str, list[str]] = {
     "Inspect Script Lines": ["script_name", "start_line_number", "end_line_number"],
     "Execute Script": ["script_name"],
     "Final Answer": ["final_answer"],
+    "Reflection": ["things_to_reflect_on"],  # an action named like a section
+    "Edit Script (AI)": ["script_name", "edit_instruction", "save_name"],
 }
 
 CANONICAL = """Reflection: The task is new.
@@ -155,6 +157,89 @@ DRIFT: list[tuple[str, str, tuple[str, dict[str, Any]]]] = [
         "python None and trailing commas",
         "Action: Final Answer\nAction Input: {'final_answer': [None, False,],}",
         ("Final Answer", {"final_answer": [None, False]}),
+    ),
+    # Drift in real Gemini-Pro and CodeLlama-34B replies on MLAgentBench (issue 15).
+    ("name on the next line", 'Action:\nList Files\nAction Input:\n{"dir_path": "."}', LIST),
+    ("name after blank lines", 'Action: \n\nList Files\n\nAction Input: {"dir_path": "."}', LIST),
+    ("name fenced on the next lines", 'Action:\n```\nList Files\n```\n{"dir_path": "."}', LIST),
+    ("name in backticks on the next line", 'Action:\n`List Files`\n{"dir_path": "."}', LIST),
+    ("name as a bullet on the next line", 'Action:\n- List Files\n{"dir_path": "."}', LIST),
+    (
+        "a label-like action name on the next line",
+        'Action:\nReflection\nAction Input: {"things_to_reflect_on": "why"}',
+        ("Reflection", {"things_to_reflect_on": "why"}),
+    ),
+    ("label twice", 'Action: Action: List Files\nAction Input: {"dir_path": "."}', LIST),
+    (
+        "input label twice",
+        'Action: List Files\nAction Input: Action Input: {"dir_path": "."}',
+        LIST,
+    ),
+    (
+        "bare input after its label twice",
+        "Action: Read File\nAction Input: Action Input: train.py",
+        ("Read File", {"file_name": "train.py"}),
+    ),
+    (
+        "backslash that is no escape: a Windows path",
+        'Action: List Files\nAction Input: {"dir_path": "workspaces/logs/3\\CLRS\\train"}',
+        ("List Files", {"dir_path": "workspaces/logs/3\\CLRS\\train"}),
+    ),
+    (
+        "Windows folder ending in a backslash",
+        'Action: List Files\nAction Input: {"dir_path": "data\\"}',
+        ("List Files", {"dir_path": "data\\"}),
+    ),
+    (
+        "valid escapes kept beside a bad one in text",
+        'Action: Final Answer\nAction Input: {"final_answer": "a\\nb \\d"}',
+        ("Final Answer", {"final_answer": "a\nb \\d"}),
+    ),
+    (
+        "triple-quoted code in an edit instruction",
+        'Action: Edit Script (AI)\nAction Input: {"script_name": "t.py",\n'
+        '"edit_instruction": """Use:\nprint("hi", {1: 2})\n""", "save_name": "t.py"}',
+        (
+            "Edit Script (AI)",
+            {
+                "script_name": "t.py",
+                "edit_instruction": 'Use:\nprint("hi", {1: 2})\n',
+                "save_name": "t.py",
+            },
+        ),
+    ),
+    (
+        "unescaped quotes inside a value",
+        'Action: Edit Script (AI)\nAction Input: {"script_name": "t.py", "edit_instruction": '
+        '"Set "lr" to 0.1", "save_name": "t.py"}',
+        (
+            "Edit Script (AI)",
+            {"script_name": "t.py", "edit_instruction": 'Set "lr" to 0.1', "save_name": "t.py"},
+        ),
+    ),
+    (
+        "apostrophe inside a single-quoted value",
+        "Action: Final Answer\nAction Input: {'final_answer': 'it's done'}",
+        ("Final Answer", {"final_answer": "it's done"}),
+    ),
+    (
+        "multi-line object with trailing commas, fenced",
+        'Action: Edit Script (AI)\nAction Input: ```json\n{\n  "script_name": "t.py",\n'
+        '  "edit_instruction": "add dropout",\n  "save_name": "t.py",\n}\n```',
+        (
+            "Edit Script (AI)",
+            {"script_name": "t.py", "edit_instruction": "add dropout", "save_name": "t.py"},
+        ),
+    ),
+    (
+        "cut off before the closing brace",
+        'Action: List Files\nAction Input: {\n  "dir_path": "."\n',
+        LIST,
+    ),
+    (
+        "cut off inside the last value",
+        'Action: Final Answer\nAction Input: {"final_answer": "Accuracy rose to 0.9',
+        ("Final Answer", {"final_answer": "Accuracy rose to 0.9"}),
     ),
     (
         "integer-like strings are kept",

@@ -73,6 +73,24 @@ def test_any_json_document_as_the_input_is_handled(value: Any) -> None:
         parse(f"Action: Final Answer\nAction Input: ```json\n{text}\n```")
 
 
+_drift = st.sampled_from(
+    [
+        "Action:", "Action: Action:", "Action Input:", "\n", "Reflection", "List Files",
+        "Execute Script", "```", "```json\n", "{", "}", "[", "]", '"', "'", '"""', "'''", "\\",
+        "\\u12", "\\CLRS", ",", ":", " ", "script_name", "dir_path", "Observation:",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_drift | st.text(max_size=4), max_size=80).map("".join))
+def test_replies_built_from_drift_fragments_are_a_format_error_or_an_action(text: str) -> None:
+    """Labels twice, names on the next line, bad escapes, triple quotes and cut-off objects,
+    in any order: never anything but an action or a FormatError."""
+    parse(text)
+    parse("Action:\nExecute Script\nAction Input: " + text)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.characters(min_codepoint=0xD800, max_codepoint=0xDBFF), min_size=1))
 def test_escaped_lone_surrogates_never_reach_an_action(surrogates: str) -> None:

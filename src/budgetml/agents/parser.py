@@ -402,21 +402,27 @@ def _scan_string(text: str, start: int) -> tuple[int, int, int]:
     Triple quotes (Python, for code in an edit instruction) end at the same three quotes. A
     single quote ends only where a value may end (before a comma, colon, bracket, brace or the
     end, after any space), so an unescaped quote inside a value ("set "lr" to 0.1", 'it's') is
-    part of it, as it is for the model. A string never closed ends at the end of text.
+    part of it, as it is for the model. A string never closed ends at the end of text, or
+    after a backslash before a quote where a value may end (a Windows folder: "data\\").
     """
     quote = text[start]
     if text.startswith(quote * 3, start):
         stop = text.find(quote * 3, start + 3)
         return (start + 3, len(text), len(text)) if stop < 0 else (start + 3, stop, stop + 3)
     i = start + 1
+    backslash_end = -1  # a quote after a backslash where a value may end: "folder\\"
     while i < len(text):
         ch = text[i]
         if ch == "\\":
+            if backslash_end < 0 and text[i + 1 : i + 2] == quote:
+                backslash_end = i + 1 if _AFTER_STRING.match(text, i + 2) else -1
             i += 2
         elif ch == quote and _AFTER_STRING.match(text, i + 1):
             return start + 1, i, i + 1
         else:
             i += 1
+    if backslash_end >= 0:  # never closed otherwise: the backslash ends a Windows path
+        return start + 1, backslash_end, backslash_end + 1
     return start + 1, len(text), len(text)
 
 
@@ -451,16 +457,19 @@ def _repair(text: str) -> str:
 
 def _as_json_string(body: str) -> str:
     """A string body as a double-quoted JSON string: its valid escapes kept, an escaped
-    apostrophe unescaped, and any other backslash literal (a Windows path: "3\\CLRS")."""
+    apostrophe unescaped, and any other backslash literal. In a word with a backslash that is
+    no escape (a Windows path: "3\\CLRS\\train.py") every backslash is literal, as it is
+    for MLAgentBench's parser."""
+    path = not any(c.isspace() for c in body) and _has_bad_escape(body)
     out = ['"']
     i = 0
     while i < len(body):
         ch = body[i]
-        if ch == "\\" and i + 1 < len(body):
+        if ch == "\\" and i + 1 < len(body) and not path:
             nxt = body[i + 1]
             if nxt == "'":
                 out.append("'")
-            elif nxt in _JSON_ESCAPES and (nxt != "u" or _HEX4.match(body, i + 2)):
+            elif _valid_escape(body, i):
                 out.append(body[i : i + 2])
             else:
                 out.append("\\\\" + nxt)
@@ -470,6 +479,22 @@ def _as_json_string(body: str) -> str:
         i += 1
     out.append('"')
     return "".join(out)
+
+
+def _has_bad_escape(body: str) -> bool:
+    """Whether a backslash in body starts neither a JSON escape nor an escaped apostrophe."""
+    i = body.find("\\")
+    while i >= 0:
+        if i + 1 < len(body) and not _valid_escape(body, i) and body[i + 1] != "'":
+            return True
+        i = body.find("\\", i + 2)
+    return False
+
+
+def _valid_escape(body: str, i: int) -> bool:
+    """Whether the backslash at i starts a JSON escape."""
+    nxt = body[i + 1 : i + 2]
+    return nxt in _JSON_ESCAPES and nxt != "" and (nxt != "u" or bool(_HEX4.match(body, i + 2)))
 
 
 def _unfence(text: str) -> str:
