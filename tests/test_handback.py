@@ -15,56 +15,10 @@ import pytest
 
 from budgetml.trace import read_trace
 
-TRAIN = """\
-from model import predict
-
-labels = [1, 0, 1, 1, 0, 1, 0, 0, 1, 1]
-right = sum(predict(i) == label for i, label in enumerate(labels))
-with open("submission.csv", "w") as handle:
-    handle.write(str(right / len(labels)))
-print("accuracy", right / len(labels))
-"""
-BASELINE = "def predict(i):\n    return 1  # six of ten\n"
-BETTER = "def predict(i):\n    return [1, 0, 1, 1, 0, 1, 0, 0, 1, 0][i]  # nine of ten\n"
-RUINED = "def predict(i):\n    return 0  # four of ten\n"
-EVAL = """\
-import os
-
-
-def get_score(submission_folder):
-    with open(os.path.join(submission_folder, "submission.csv")) as handle:
-        return float(handle.read())
-"""
-
-
-def reply(action: str, action_input: dict[str, str]) -> str:
-    return (
-        "Reflection: -\nResearch Plan and Status: -\nFact Check: -\nThought: -\n"
-        f"Action: {action}\nAction Input: {json.dumps(action_input)}"
-    )
-
-
-IMPROVE_THEN_RUIN = [
-    reply("Copy File", {"source": "ideas/better.py", "destination": "model.py"}),
-    reply("Execute Script", {"script_name": "train.py"}),
-    reply("Copy File", {"source": "ideas/ruined.py", "destination": "model.py"}),
-    reply("Execute Script", {"script_name": "train.py"}),
-    reply("Final Answer", {"final_answer": "changed the model"}),
-]
-
-
-def write_task(root: Path) -> Path:
-    """A task no test has seen before: guess ten labels; accuracy from submission.csv."""
-    (root / "env" / "ideas").mkdir(parents=True)
-    (root / "scripts").mkdir()
-    (root / "env" / "train.py").write_text(TRAIN)
-    (root / "env" / "model.py").write_text(BASELINE)
-    (root / "env" / "ideas" / "better.py").write_text(BETTER)
-    (root / "env" / "ideas" / "ruined.py").write_text(RUINED)
-    (root / "scripts" / "eval.py").write_text(EVAL)
-    (root / "scripts" / "research_problem.txt").write_text("Raise the accuracy of train.py.\n")
-    (root / "task.yaml").write_text("metric: accuracy\nhigher_is_better: true\n")
-    return root
+FIXTURES = Path(__file__).parent / "fixtures"
+IMPROVE_THEN_RUIN = FIXTURES / "trajectories" / "guess-labels-improve-then-ruin.json"
+"""Copy ideas/better.py over model.py, run train.py, copy ideas/ruined.py over it, run, stop."""
+BETTER = (FIXTURES / "tasks" / "guess-labels" / "env" / "ideas" / "better.py").read_text()
 
 
 def budgetml(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -82,11 +36,10 @@ def budgetml(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def ruined_run(tmp_path: Path) -> Path:
     """The finished run directory of a scripted run that improves the model, then ruins it."""
-    task = write_task(tmp_path / "guess-labels")
-    script = tmp_path / "replies.json"
-    script.write_text(json.dumps(IMPROVE_THEN_RUIN))
+    task = tmp_path / "guess-labels"  # a task no other test runs: guess ten labels
+    shutil.copytree(FIXTURES / "tasks" / "guess-labels", task)
     config = tmp_path / "scripted.yaml"
-    config.write_text(f"planner:\n  - model: 'scripted:{script}'\n    retries: 1\n")
+    config.write_text(f"planner:\n  - model: 'scripted:{IMPROVE_THEN_RUIN}'\n    retries: 1\n")
     run_dir = tmp_path / "run"
     result = budgetml(
         "run", str(task), "--config", str(config), "--out", str(run_dir), cwd=tmp_path

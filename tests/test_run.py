@@ -1,12 +1,16 @@
 """End-to-end runs with scripted planners (fixed replies, not an LLM) on real task folders."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
+from budgetml.agents.planner import Step
 from budgetml.config import ModelEntry, RunConfig
-from budgetml.env.task import find_task, load_task
+from budgetml.env.task import Task, find_task, load_task
+from budgetml.replay import replay_run
+from budgetml.resume import read_run, resume_run
 from budgetml.run import run_task
 from budgetml.trace import read_trace
 
@@ -178,3 +182,86 @@ def test_a_used_run_directory_is_refused(mlab_task: Path, tmp_path: Path) -> Non
     (run_dir / "something").write_text("x")
     with pytest.raises(BudgetMLError, match="already exists"):
         run_task(load_task(mlab_task), config_for(DEMO), config_label="t", run_dir=run_dir)
+
+
+GUESS_LABELS = Path(__file__).parent / "fixtures" / "tasks" / "guess-labels"
+IMPROVE_THEN_RUIN = TRAJECTORIES / "guess-labels-improve-then-ruin.json"
+
+
+def guess_labels(tmp_path: Path) -> Task:
+    """A task whose best (0.9 at step 2) comes before its last step (0.4 at step 5)."""
+    shutil.copytree(GUESS_LABELS, tmp_path / "guess-labels")
+    return load_task(tmp_path / "guess-labels")
+
+
+def test_a_step_that_changes_nothing_the_evaluation_reads_is_not_scored(
+    mlab_task: Path, tmp_path: Path
+) -> None:
+    script = write_script(
+        tmp_path,
+        [
+            reply("look", "List Files", {"dir_path": "."}),
+            reply("keep a copy", "Copy File", {"source": "train.py", "destination": "old.py"}),
+            reply("look", "Inspect Script Lines", {"script_name": "train.py",
+                  "start_line_number": "1", "end_line_number": "3"}),
+            reply("done", "Final Answer", {"final_answer": "nothing"}),
+        ],
+    )  # fmt: skip
+    summary = run_task(
+        load_task(mlab_task), config_for(script), config_label="t", run_dir=tmp_path / "run"
+    )
+    scores = [e for e in read_trace(tmp_path / "run" / "trace.jsonl") if e["event"] == "score"]
+    assert [(e["step"], e.get("final", False)) for e in scores] == [(2, False), (4, True)]
+    assert summary.best_step is None  # the starter writes submission.csv only when it runs
+
+
+@pytest.mark.parametrize("killed_after", [2, 4])
+def test_a_killed_run_resumes_with_its_best_kept(tmp_path: Path, killed_after: int) -> None:
+    """Killed right after step 2 made the best (before its checkpoint), or two steps later."""
+    run_dir = tmp_path / "run"
+
+    def die(step: Step) -> None:
+        if step.number == killed_after:
+            raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        run_task(
+            guess_labels(tmp_path),
+            config_for(IMPROVE_THEN_RUIN),
+            config_label="t",
+            run_dir=run_dir,
+            on_step=die,
+        )
+    assert (run_dir / "best" / "step-2" / "model.py").is_file()
+    summary = resume_run(read_run(run_dir))
+    assert (summary.status, summary.steps, summary.score) == ("completed", 5, pytest.approx(0.4))
+    assert (summary.best_step, summary.best_score) == (2, pytest.approx(0.9))
+    assert summary.best_success is True and summary.success is False
+    assert [p.name for p in (run_dir / "best").iterdir()] == ["step-2"]
+    steps = [e["step"] for e in read_trace(run_dir / "trace.jsonl") if e["event"] == "score"]
+    assert steps == [1, 2, 3, 4, 5]  # each step scored once, as the uninterrupted run
+
+
+def test_a_replay_gets_the_same_best(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_task(
+        guess_labels(tmp_path), config_for(IMPROVE_THEN_RUIN), config_label="t", run_dir=run_dir
+    )
+    result = replay_run(run_dir, tmp_path / "replay")
+    assert result.same_actions
+    for summary in (result.original, result.replayed):
+        assert (summary.best_step, summary.best_score) == (2, pytest.approx(0.9))
+        assert summary.score == pytest.approx(0.4)
+    assert (tmp_path / "replay" / "best" / "step-2" / "model.py").is_file()
+
+
+def test_a_task_whose_scoring_is_slow_is_scored_only_at_the_end(tmp_path: Path) -> None:
+    task = guess_labels(tmp_path)
+    with (task.root / "task.yaml").open("a") as spec:  # read by the loop (scoring.py)
+        spec.write("score_during_run: false\n")
+    summary = run_task(
+        task, config_for(IMPROVE_THEN_RUIN), config_label="t", run_dir=tmp_path / "run"
+    )
+    scores = [e for e in read_trace(tmp_path / "run" / "trace.jsonl") if e["event"] == "score"]
+    assert [e["step"] for e in scores] == [5]
+    assert (summary.best_step, summary.best_score) == (5, pytest.approx(0.4))
