@@ -168,3 +168,75 @@ def test_config_show_prints_a_preset_with_every_default(tmp_path: Path) -> None:
     assert budgetml("config", "list", cwd=tmp_path).stdout.split() == sorted(
         p.stem for p in (Path(__file__).parents[1] / "src/budgetml/presets").glob("*.yaml")
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "allowed"),
+    [
+        (
+            ["run", "vectorization", "--max-steps", "-1"],
+            "--max-steps",
+            "greater than or equal to 1",
+        ),
+        (["run", "vectorization", "--max-steps", "0"], "--max-steps", "greater than or equal to 1"),
+        (
+            ["run", "vectorization", "--budget-usd", "-1"],
+            "--budget-usd",
+            "greater than or equal to 0",
+        ),
+        (["run", "vectorization", "--seed", "abc"], "--seed", "valid integer"),
+        (["bench", "--runs", "0"], "--runs", "greater than or equal to 1"),
+        (["bench", "--workers", "-2"], "--workers", "greater than or equal to 1"),
+        (["bench", "--budget-usd", "x"], "--budget-usd", "valid number"),
+        (["bench", "--executor", "slurm"], "--executor", "local"),
+        (["models", "list", "--bogus"], "--bogus", "No such option"),
+        (["replay"], "run_dir", "Missing argument"),
+    ],
+)
+def test_an_option_out_of_range_is_one_line_and_exit_code_1(
+    tmp_path: Path, args: list[str], option: str, allowed: str
+) -> None:
+    """The README promises one line and exit code 1 for a user's mistake, for every command:
+    not click's usage box with exit code 2."""
+    result = budgetml(*args, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert_one_line_error(result, option, allowed, "--help")
+    assert "Usage:" not in result.stderr and "╭" not in result.stderr
+
+
+def test_help_still_exits_0_and_no_command_still_shows_the_help(tmp_path: Path) -> None:
+    assert budgetml("run", "--help", cwd=tmp_path).returncode == 0
+    bare = budgetml(cwd=tmp_path)
+    assert "Commands" in bare.stdout + bare.stderr and "Traceback" not in bare.stderr
+
+
+def test_tables_printed_to_a_pipe_keep_whole_names(tmp_path: Path) -> None:
+    """Off a terminal rich assumed 80 columns and cut names ("qwen2.5-coder-0…")."""
+    from budgetml.llm.model_registry import REGISTRY
+
+    models = budgetml("models", "list", cwd=tmp_path, env={"COLUMNS": "40"})
+    assert models.returncode == 0, models.stderr
+    for name in REGISTRY:
+        assert name in models.stdout
+    tasks = budgetml("tasks", cwd=tmp_path, env={"COLUMNS": "40"})
+    for output in (models.stdout, tasks.stdout):
+        assert "…" not in output
+    for name in builtin_task_names():
+        assert name in tasks.stdout
+
+
+def test_the_output_console_never_cuts_a_cell_off_a_terminal() -> None:
+    import io
+
+    from rich.table import Table
+
+    from budgetml.console import output_console
+
+    stream = io.StringIO()
+    long_value = "workspace/" + "x" * 300 + "/end.gguf"
+    table = Table("name", "path")
+    table.add_row("qwen2.5-coder-0.5b-instruct", long_value)
+    output_console(file=stream).print(table)
+    assert long_value in stream.getvalue() and "…" not in stream.getvalue()

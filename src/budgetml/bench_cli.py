@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from budgetml.bench.executors import Executor, LocalExecutor, RayExecutor
 from budgetml.bench.experiment import Experiment, load_experiment
@@ -18,12 +17,13 @@ from budgetml.bench.report_html import write_report
 from budgetml.bench.reproduce import checks_markdown, reproduce_cells
 from budgetml.bench.store import RunKey
 from budgetml.bench.sweep import plan_sweep, run_sweep
+from budgetml.console import output_console
 from budgetml.errors import BudgetMLError
 from budgetml.provenance import code_commit
 from budgetml.replay import ReplayResult
 
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)
+console = output_console()
+errors = output_console(stderr=True, soft_wrap=True)
 
 
 class ExecutorKind(StrEnum):

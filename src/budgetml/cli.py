@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer._click import exceptions as usage  # typer 0.29 carries its own click
 
 from budgetml import bench_cli, handback_cli
 from budgetml.agents.planner import Step
 from budgetml.config import RunConfig, load_config, preset_names
+from budgetml.console import output_console
 from budgetml.env.project import Project, project_task
 from budgetml.env.sandbox import Sandbox
 from budgetml.env.task import builtin_task_names, find_task, load_task
@@ -34,8 +35,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)
+console = output_console()
+errors = output_console(stderr=True, soft_wrap=True)
 
 
 @app.command()
@@ -379,7 +380,16 @@ def _pct(value: float | None) -> str:
 def main() -> None:
     """Entry point: a mistake of the user's is one line on stderr and exit code 1."""
     try:
-        app()
+        code = app(standalone_mode=False)
+    except usage.NoArgsIsHelpError as exc:  # `budgetml` alone: the help, as before
+        exc.show()
+        sys.exit(exc.exit_code)
+    except usage.ClickException as exc:  # an option out of range, unknown or missing
+        errors.print(f"[red]error:[/] {escape(_click_message(exc))}", highlight=False)
+        sys.exit(1)
+    except typer.Abort:  # end of input at a prompt
+        errors.print("[red]error:[/] no answer given (end of input)", highlight=False)
+        sys.exit(1)
     except BudgetMLError as exc:
         errors.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(1)
@@ -390,3 +400,15 @@ def main() -> None:
     except KeyboardInterrupt:
         errors.print("interrupted")
         sys.exit(130)
+    if code == 130:  # click turns Ctrl-C into exit code 130
+        errors.print("interrupted")
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _click_message(exc: usage.ClickException) -> str:
+    """Click's message on one line, with where to read what is allowed."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, usage.UsageError) and ctx is not None:
+        message += f" (see '{ctx.command_path} --help')"
+    return message

@@ -6,7 +6,6 @@ import time
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -18,6 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from budgetml.console import output_console
 from budgetml.errors import BudgetMLError
 from budgetml.llm.model_registry import (
     DEFAULT_MODELS,
@@ -35,7 +35,7 @@ models_app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
+console = output_console()
 
 ROLES = {
     DEFAULT_MODELS[0]: "default planner, workers",

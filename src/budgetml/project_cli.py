@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from budgetml.console import output_console
 from budgetml.env.project import Project, write_task_folder
 from budgetml.env.sandbox import Sandbox
 from budgetml.env.task import load_task
 
-console = Console()
+console = output_console()
 
 
 def init_task(
