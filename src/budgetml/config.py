@@ -28,6 +28,12 @@ class ModelEntry(_Strict):
     retries: int = Field(default=3, ge=1, description="m: tries before a format failure escalates")
     api_base: str | None = None
     max_tokens: int = Field(default=2000, gt=0)
+    structured_output: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="planner replies as the provider's structured output (JSON schema): auto = "
+        "where litellm says the model supports it; on = always (e.g. llama.cpp's server); "
+        "embedded models always sample under a grammar when constrained_replies is on",
+    )
 
     @field_validator("model")
     @classmethod
@@ -105,9 +111,26 @@ class RunConfig(_Strict):
     repeat_limit: int = Field(default=3, ge=1, description="r: identical steps before climbing")
     retrieval: bool = Field(default=False, description="research-log summaries and retrieval")
     short_term_steps: int = Field(default=3, ge=1)
-    planner_history: Literal["turns", "transcript"] = Field(
-        default="turns",
-        description="shown steps as chat turns (reply, observation) or one transcript message",
+    planner_history: Literal["steps", "turns", "transcript"] = Field(
+        default="steps",
+        description="steps: one message listing every step and the last observations in full; "
+        "turns: shown steps as chat turns (reply, observation); transcript: one flat message",
+    )
+    action_set: Literal["paper", "extended"] = Field(
+        default="paper",
+        description="paper: the actions of the paper's Table 1 (MLAgentBench's research agent); "
+        "extended: also Read File, Write File, Append File and Edit Script Segment (AI)",
+    )
+    constrained_replies: bool = Field(
+        default=True,
+        description="planner replies held to the step's format: a grammar for embedded models, "
+        "structured output for providers that support it",
+    )
+    skip_known_results: bool = Field(
+        default=True,
+        description="a step does not offer an action whose result is known (re-running an "
+        "unchanged script, re-reading an unchanged file), nor Final Answer before a change has "
+        "run cleanly; false: the paper's behaviour",
     )
     max_steps: int = Field(default=30, ge=1)
     temperature: Temperature = Temperature()

@@ -6,7 +6,11 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from budgetml.agents.cascade import Cascade, Level, Lifelines
+from budgetml.agents.planner import Planner
+from budgetml.agents.prompting import HistoryStyle, PromptRenderer
 from budgetml.config import Price
+from budgetml.env.actions import ACTIONS, Action
 from budgetml.llm.base import Completion, Message
 from budgetml.llm.scripted import ScriptedModel
 
@@ -52,3 +56,30 @@ class Recorder:
 
     def models_called(self) -> list[str]:
         return [model for _, model, _ in self.calls]
+
+
+def make_planner(
+    levels: Sequence[Level],
+    recorder: Recorder,
+    *,
+    lifelines: int = 5,
+    actions: Sequence[Action] = ACTIONS,
+    style: HistoryStyle = "turns",
+    skip_known_results: bool = False,
+    workspace: Path | None = None,
+    short_term_steps: int = 3,
+) -> Planner:
+    """A planner over `levels` with r = 3; by default the paper's behaviour (every action
+    offered, history as turns), which the cascade and prompt tests pin."""
+    acts = tuple(actions)
+    cascade = Cascade(tuple(levels), 3, Lifelines(lifelines), recorder)
+    return Planner(
+        cascade=cascade,
+        actions=acts,
+        renderer=PromptRenderer(acts, style),
+        temperature=0.2,
+        short_term_steps=short_term_steps,
+        recorder=recorder,
+        workspace=workspace,
+        skip_known_results=skip_known_results,
+    )

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from budgetml.agents.cascade import Level, Lifelines
+from budgetml.agents.cascade import Level
 from budgetml.agents.expert import expert_action
 from budgetml.agents.parser import PlannerReply
 from budgetml.agents.planner import EXPERT_ACTION, Planner, PlanningFailed, Step
 from budgetml.env.actions import ACTIONS, ActionContext, execute
-from tests.agents.scripted_team import BAD, GOOD, Recorder, answer, scripted
+from tests.agents.scripted_team import BAD, GOOD, Recorder, answer, make_planner, scripted
 
 LOOK = PlannerReply("List Files", {"dir_path": "."}, {}, "Action: List Files")
 READ = answer("Read File", {"file_name": "train.py"})
@@ -24,7 +24,7 @@ def cascade(
         Level(scripted(tmp_path, name, replies), m, 500)
         for name, replies, m in zip(names, scripts, retries, strict=True)
     )
-    return Planner(levels, ACTIONS, 0.2, 3, 3, Lifelines(lifelines), recorder), recorder
+    return make_planner(levels, recorder, lifelines=lifelines), recorder
 
 
 def looked(times: int) -> list[Step]:
@@ -66,6 +66,9 @@ def test_a_repeat_at_the_top_is_kept_when_the_model_insists(tmp_path: Path) -> N
     plan, recorder = cascade(tmp_path, [[GOOD, GOOD]], [3])
     assert plan.next_action("goal", looked(3), 27).action == "List Files"
     assert len(recorder.calls) == 2 and not recorder.escalations
+    # asked again without List Files, it named it anyway: one try, then the repeat is kept
+    ((_, _, problem),) = recorder.failures
+    assert "List Files is not" in problem or "List Files" in problem
 
 
 def test_a_climb_for_a_repeat_tells_the_stronger_model_what_was_repeated(tmp_path: Path) -> None:

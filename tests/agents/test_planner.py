@@ -5,20 +5,21 @@ from pathlib import Path
 
 import pytest
 
-from budgetml.agents.cascade import Level, Lifelines
+from budgetml.agents.cascade import Level
 from budgetml.agents.parser import PlannerReply, parse_reply
-from budgetml.agents.planner import PLANNER_PROFILE, Planner, PlanningFailed, Step
+from budgetml.agents.planner import Planner, PlanningFailed, Step
+from budgetml.agents.prompting import PLANNER_PROFILE, PromptRenderer
 from budgetml.env.actions import ACTIONS
 from budgetml.errors import ContextOverflowError
-from budgetml.llm.base import Completion, Message
+from budgetml.llm.base import Completion, Message, ReplyFormat
 from budgetml.llm.scripted import ScriptedModel
-from tests.agents.scripted_team import BAD, GOOD, Recorder, scripted
+from tests.agents.scripted_team import BAD, GOOD, Recorder, make_planner, scripted
 
 
 def planner(tmp_path: Path, replies: list[str], retries: int = 3) -> tuple[Planner, Recorder]:
     recorder = Recorder()
     level = Level(scripted(tmp_path, "cheap", replies), retries, 500)
-    return Planner((level,), ACTIONS, 0.2, 3, 3, Lifelines(5), recorder), recorder
+    return make_planner((level,), recorder), recorder
 
 
 def step(number: int) -> Step:
@@ -39,7 +40,7 @@ def test_prompt_holds_problem_action_docs_and_only_the_last_three_steps(tmp_path
             assert f'"{item.name}"' in text
     labels = ("Reflection", "Research Plan and Status", "Fact Check", "Thought", "Action")
     for label in (*labels, "Action Input"):
-        assert f"{label}:" in text
+        assert label in text
     assert "observation 1 marker" not in text and "step 2 marker" not in text
     assert all(f"observation {n} marker" in text for n in (3, 4, 5))
     assert "2 earlier step(s) are not shown" in text
@@ -99,7 +100,7 @@ def test_the_instructions_are_one_fixed_prefix_whatever_the_history(tmp_path: Pa
 
 def test_the_transcript_style_sends_the_flat_prompt(tmp_path: Path) -> None:
     plan, _ = planner(tmp_path, [GOOD])
-    plan.history_as = "transcript"
+    plan.renderer = PromptRenderer(plan.actions, "transcript")
     history = [step(n) for n in range(1, 3)]
     messages = plan.conversation("goal", history, 28)
     assert messages[1:] == [Message("user", plan.prompt("goal", history, 28))]
@@ -152,7 +153,13 @@ class SmallContext:
         return self._model.count_tokens(messages)
 
     def complete(
-        self, messages: Sequence[Message], *, agent: str, temperature: float, max_tokens: int
+        self,
+        messages: Sequence[Message],
+        *,
+        agent: str,
+        temperature: float,
+        max_tokens: int,
+        reply_format: ReplyFormat | None = None,
     ) -> Completion:
         if sum(len(m.content) for m in messages) > self._limit:
             raise ContextOverflowError(f"{self.name}: the prompt does not fit")
@@ -170,7 +177,7 @@ def small_context_planner(tmp_path: Path, limit: int) -> tuple[Planner, Recorder
     recorder = Recorder()
     model = SmallContext(scripted(tmp_path, "small", [GOOD]), limit)
     level = Level(model, 3, 500)
-    return Planner((level,), ACTIONS, 0.2, 3, 3, Lifelines(5), recorder), recorder
+    return make_planner((level,), recorder), recorder
 
 
 def test_a_prompt_too_long_for_the_model_drops_the_oldest_shown_steps(tmp_path: Path) -> None:

@@ -1,18 +1,36 @@
-"""The LLM cascade's rules: when a step climbs to a pricier model, and the lifelines that
-cap calls to the top one (shared with ask-the-expert).
+"""The LLM cascade's policy, all of it: the levels and their tries, when a step climbs to a
+pricier model, what a climb is told, and the lifelines that cap calls to the top one (shared
+with ask-the-expert).
+
+A step starts at the cheapest level. It climbs one level when that model fails the format
+`retries` (m) times, or proposes the action (and input) it took in each of the last
+`repeat_limit` (r) steps; calls to the top of a multi-level cascade spend lifelines. A climb
+for a repeat does not offer the repeated action to the stronger model, and tells it why; if its
+higher levels give no usable reply the repeated proposal is kept. Only a step with no usable
+reply at any level fails the run. A repeat with nobody stronger to ask is asked again once,
+without the repeated action.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from budgetml.agents.parser import PlannerReply
-from budgetml.llm.base import Model
+from budgetml.agents.parser import FormatError, PlannerReply
+from budgetml.llm.base import Completion, Message, Model
+from budgetml.textutil import truncate_middle
 
 if TYPE_CHECKING:
-    from budgetml.agents.planner import Step
+    from budgetml.agents.planner import CallRecorder, Step
+
+MAX_REJECTED_REPLY_CHARS = 2_000
+"""How much of an unusable reply a retry shows back: enough to see the mistake. Small models
+sometimes repeat a key until max_tokens; echoing all of it overflowed an 8k context (traces)."""
+
+
+class PlanningFailed(Exception):
+    """No level of the cascade gave a usable reply."""
 
 
 @dataclass(frozen=True)
@@ -43,22 +61,132 @@ class Lifelines:
         return True
 
 
-def costs_a_lifeline(level: int, levels: Sequence[Level]) -> bool:
-    """Calls to the top of a real cascade are the expensive ones; a single level is not."""
-    return len(levels) > 1 and level == len(levels) - 1
+class Planning(Protocol):
+    """What the cascade asks of the planner at one step: a call and a parse, with some actions
+    left out of what is offered (`avoid`)."""
+
+    def complete(
+        self, level: Level, extra: Sequence[Message], avoid: frozenset[str]
+    ) -> Completion: ...
+
+    def parse(self, text: str, avoid: frozenset[str]) -> PlannerReply: ...
 
 
-def can_climb(level: int, levels: Sequence[Level], lifelines: Lifelines) -> bool:
-    above = level + 1
-    if above >= len(levels):
-        return False
-    return not costs_a_lifeline(above, levels) or lifelines.remaining > 0
+@dataclass
+class Cascade:
+    levels: tuple[Level, ...]
+    repeat_limit: int
+    lifelines: Lifelines
+    recorder: CallRecorder
 
+    def next_reply(self, planning: Planning, history: Sequence[Step]) -> PlannerReply:
+        """The reply of the cheapest level that gives a usable, non-repeating one."""
+        level = 0
+        repeat: PlannerReply | None = None  # a usable proposal a climb tried to improve on
+        avoid: frozenset[str] = frozenset()
+        feedback: list[Message] = []
+        while True:
+            reply, problem = self._ask(planning, level, feedback, avoid)
+            if reply is not None and not self.repeats_itself(reply, history):
+                return reply
+            repeat = reply or repeat
+            if not self._can_climb(level):
+                if reply is not None:
+                    if feedback:  # told of the repeat at the climb, it insists: go ahead
+                        return reply
+                    return self._steer_away(planning, level, reply)
+                if repeat is not None:
+                    # a climb for a repeat that got no usable reply keeps the repeat: the step
+                    # is no worse than without the climb (traces: a 1.5B top model with one
+                    # try wrote a made-up Observation instead, and that ended the run)
+                    return repeat
+                raise PlanningFailed(problem)
+            reason = (
+                f"format: {problem}"
+                if reply is None
+                else f"repeat: {reply.action} with the same input as in each of the last "
+                f"{self.repeat_limit} steps"
+            )
+            above = self.levels[level + 1].model.name
+            self.recorder.escalation(self.levels[level].model.name, above, reason)
+            if reply is not None:
+                # shown the same history, the stronger model continued the repeat (traces),
+                # so it is not offered the repeated action and is told why
+                feedback = self._repeat_feedback(reply)
+                avoid = frozenset({reply.action})
+            level += 1
 
-def repeats_itself(reply: PlannerReply, history: Sequence[Step], repeat_limit: int) -> bool:
-    """The proposal is the action, with the same input, taken in each of the last r steps."""
-    recent = list(history)[-repeat_limit:]
-    return len(recent) == repeat_limit and all(
-        step.reply.action == reply.action and step.reply.action_input == reply.action_input
-        for step in recent
-    )
+    def repeats_itself(self, reply: PlannerReply, history: Sequence[Step]) -> bool:
+        """The proposal is the action, with the same input, taken in each of the last r steps."""
+        recent = list(history)[-self.repeat_limit :]
+        return len(recent) == self.repeat_limit and all(
+            step.reply.action == reply.action and step.reply.action_input == reply.action_input
+            for step in recent
+        )
+
+    def costs_a_lifeline(self, level: int) -> bool:
+        """Calls to the top of a real cascade are the expensive ones; a single level is not."""
+        return len(self.levels) > 1 and level == len(self.levels) - 1
+
+    def _can_climb(self, level: int) -> bool:
+        above = level + 1
+        if above >= len(self.levels):
+            return False
+        return not self.costs_a_lifeline(above) or self.lifelines.remaining > 0
+
+    def _steer_away(self, planning: Planning, level: int, repeat: PlannerReply) -> PlannerReply:
+        """A repeat with nobody stronger to ask: ask once more (one try) without the repeated
+        action, keep the repeat if that gives nothing usable (small models otherwise loop on
+        one failing action until the step cap: traces)."""
+        avoid = frozenset({repeat.action})
+        retry, _ = self._ask(planning, level, self._repeat_feedback(repeat), avoid, tries=1)
+        return retry if retry is not None else repeat
+
+    def _repeat_feedback(self, repeat: PlannerReply) -> list[Message]:
+        return [
+            Message("assistant", truncate_middle(repeat.canonical(), MAX_REJECTED_REPLY_CHARS)),
+            Message(
+                "user",
+                f"You proposed {repeat.action} with the same input as in each of your last "
+                f"{self.repeat_limit} steps; the observations above show where that leads. "
+                "Choose a different action, in the required format.",
+            ),
+        ]
+
+    def _ask(
+        self,
+        planning: Planning,
+        level: int,
+        feedback: Sequence[Message],
+        avoid: frozenset[str],
+        tries: int | None = None,
+    ) -> tuple[PlannerReply | None, str]:
+        """Up to m tries at one level, feeding each format error back; (reply, last problem)."""
+        rung = self.levels[level]
+        tries = rung.retries if tries is None else tries
+        extra = list(feedback)
+        problem = ""
+        for attempt in range(1, tries + 1):
+            if self.costs_a_lifeline(level) and not self.lifelines.take():
+                return None, f"{problem} (no lifelines left for {rung.model.name})".strip()
+            completion = planning.complete(rung, extra, avoid)
+            try:
+                return planning.parse(completion.text, avoid), ""
+            except FormatError as exc:
+                problem = str(exc)
+                self.recorder.format_failure(rung.model.name, attempt, problem)
+                extra = [
+                    *extra,
+                    Message(
+                        "assistant", truncate_middle(completion.text, MAX_REJECTED_REPLY_CHARS)
+                    ),
+                    Message(
+                        "user",
+                        f"Your response could not be used: {problem}\n"
+                        "Answer again in the required format.",
+                    ),
+                ]
+        return None, (
+            f"{rung.model.name} gave no well-formed response in {tries} tries; "
+            f"last problem: {problem}"
+        )

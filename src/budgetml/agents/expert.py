@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from budgetml.agents.cascade import Lifelines
-from budgetml.agents.planner import EXPERT_ACTION, TEMPLATES, CallRecorder
+from budgetml.agents.planner import EXPERT_ACTION, CallRecorder
+from budgetml.agents.prompting import TEMPLATES
 from budgetml.env.actions import Action, ActionContext, ActionInput
 from budgetml.env.workspace import WorkspaceError
 from budgetml.llm.base import Message, Model

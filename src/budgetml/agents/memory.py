@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from budgetml.agents.planner import TEMPLATES
+from budgetml.agents.prompting import TEMPLATES
 from budgetml.textutil import truncate_middle
 
 if TYPE_CHECKING:  # workers.py imports this module for its research-log actions

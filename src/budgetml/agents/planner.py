@@ -1,46 +1,31 @@
-"""The planner: render the prompt, ask the cascade's models, parse, and climb when stuck.
+"""The planner: at each step, work out what is offered, render the prompt, and let the cascade
+pick the level whose reply is used (agents/cascade.py holds that policy).
 
-A step starts at the cheapest level. It climbs one level when that model fails the format
-`retries` (m) times, or proposes the action (and input) it took in each of the last
-`repeat_limit` (r) steps; calls to the top of a multi-level cascade spend lifelines. A climb
-for a repeat whose higher levels give no usable reply keeps the repeated proposal; only a step
-with no usable reply at any level fails the run.
+With `constrained` on, each call carries the step's reply format (agents/reply_format.py): an
+embedded model samples under its grammar, a provider with structured output fills its schema,
+so an unusable reply cannot happen there; the cascade's format rule stays for the rest.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from pathlib import Path
+from typing import Protocol
 
-import jinja2
-
-from budgetml.agents.cascade import Level, Lifelines, can_climb, costs_a_lifeline, repeats_itself
+from budgetml.agents.cascade import Cascade, Level, Lifelines, PlanningFailed
 from budgetml.agents.parser import FormatError, PlannerReply, parse_reply
+from budgetml.agents.prompting import PromptRenderer, Situation
+from budgetml.agents.reply_format import as_reply_text, reply_format
+from budgetml.agents.step_options import StepOptions, step_options
 from budgetml.env.actions import Action
 from budgetml.errors import ContextOverflowError
-from budgetml.llm.base import Completion, Message
-from budgetml.textutil import truncate_middle
+from budgetml.llm.base import Completion, Message, ReplyFormat
 
-PLANNER_PROFILE = "You are a planner for solving machine learning tasks."
 EXPERT_ACTION = "Request Help from a Planning Expert"
-MAX_REPLY_CHARS = 20_000
-"""Longest earlier reply a prompt repeats: an enormous or looping reply must not be paid for
-again in every later prompt (it keeps its start and end)."""
-MAX_REJECTED_REPLY_CHARS = 2_000
-"""How much of an unusable reply a retry shows back: enough to see the mistake. Small models
-sometimes repeat a key until max_tokens; echoing all of it overflowed an 8k context (traces)."""
 
-TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("budgetml", "agents/prompts"),
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-    autoescape=False,
-)
-
-
-class PlanningFailed(Exception):
-    """No level of the cascade gave a usable reply."""
+__all__ = ["EXPERT_ACTION", "CallRecorder", "Planner", "PlanningFailed", "Step"]
 
 
 @dataclass(frozen=True)
@@ -74,26 +59,49 @@ class LongTermMemory(Protocol):
 
 @dataclass
 class Planner:
-    levels: tuple[Level, ...]
+    cascade: Cascade
     actions: tuple[Action, ...]
+    renderer: PromptRenderer
     temperature: float
     short_term_steps: int
-    repeat_limit: int
-    lifelines: Lifelines
     recorder: CallRecorder
     memory: LongTermMemory | None = None
-    history_as: Literal["turns", "transcript"] = "turns"
-    starter_script: str = "train.py"
-    """Named in the prompt's example response: running it is a sound first step on any task."""
+    workspace: Path | None = None
+    """Where the run's files are: file inputs are offered from it."""
+    constrained: bool = True
+    skip_known_results: bool = True
     last_prompt: str = field(default="", init=False)
     last_conversation: list[Message] = field(default_factory=list, init=False)
-    _situation: tuple[str, list[Step], int, str] = field(default=("", [], 0, ""), init=False)
+    history: tuple[Step, ...] = field(default=(), init=False)
+    """The steps before the one being planned (workers read the last run of a script here)."""
+    _situation: Situation = field(default=Situation("", (), 0), init=False)
     _shown: int = field(default=0, init=False)
 
+    @property
+    def lifelines(self) -> Lifelines:
+        return self.cascade.lifelines
+
+    @property
+    def levels(self) -> tuple[Level, ...]:
+        return self.cascade.levels
+
     def visible_actions(self) -> tuple[Action, ...]:
-        """The actions offered now: the expert disappears once the lifelines are spent."""
+        """The actions of the run: the expert disappears once the lifelines are spent."""
         spent = self.lifelines.remaining <= 0
         return tuple(a for a in self.actions if not (spent and a.name == EXPERT_ACTION))
+
+    def options(self, history: Sequence[Step]) -> StepOptions:
+        return step_options(
+            self.visible_actions(),
+            history,
+            self.workspace,
+            skip_known_results=self.skip_known_results,
+        )
+
+    def situation(
+        self, research_problem: str, history: Sequence[Step], steps_left: int, notes: str = ""
+    ) -> Situation:
+        return Situation(research_problem, tuple(history), steps_left, notes, self.options(history))
 
     def prompt(
         self,
@@ -103,23 +111,10 @@ class Planner:
         notes: str = "",
         shown_steps: int | None = None,
     ) -> str:
-        shown = self._shown_of(history, shown_steps)
-        return TEMPLATES.get_template("planner.j2").render(
-            research_problem=research_problem,
-            actions=self.visible_actions(),
-            starter_script=self.starter_script,
-            notes=notes,
-            history=[
-                {
-                    "number": s.number,
-                    "reply": truncate_middle(s.reply.canonical(), MAX_REPLY_CHARS),
-                    "observation": s.observation,
-                }
-                for s in shown
-            ],
-            earlier_steps=len(history) - len(shown),
-            steps_left=steps_left,
-        )
+        """The step's prompt as one text (what the planning expert is shown)."""
+        shown = self.short_term_steps if shown_steps is None else shown_steps
+        situation = self.situation(research_problem, history, steps_left, notes)
+        return self.renderer.flat_prompt(situation, shown)
 
     def conversation(
         self,
@@ -129,164 +124,76 @@ class Planner:
         notes: str = "",
         shown_steps: int | None = None,
     ) -> list[Message]:
-        """The messages a planner call sends.
-
-        As `turns`, each shown step is the model's own earlier reply (assistant) followed by its
-        observation (user): a small model then answers the last observation instead of going
-        on writing a transcript, and the instructions stay one fixed prefix a local model's KV
-        cache keeps. As `transcript`, everything is one user message (the flat prompt).
-        """
-        system = Message("system", PLANNER_PROFILE)
-        if self.history_as == "transcript":
-            flat = self.prompt(research_problem, history, steps_left, notes, shown_steps)
-            return [system, Message("user", flat)]
-        shown = self._shown_of(history, shown_steps)
-        instructions = TEMPLATES.get_template("planner_instructions.j2").render(
-            research_problem=research_problem,
-            actions=self.visible_actions(),
-            starter_script=self.starter_script,
-        )
-        turn = TEMPLATES.get_template("planner_turn.j2")
-        closing = {
-            "notes": notes,
-            "earlier_steps": len(history) - len(shown),
-            "steps_left": steps_left,
-        }
-        if not shown:
-            opening = turn.render(observation=None, **closing)
-            return [system, Message("user", f"{instructions.rstrip()}\n\n{opening}")]
-        messages = [
-            system,
-            Message("user", f"{instructions.rstrip()}\n\nGive your first response."),
-        ]
-        for index, step in enumerate(shown):
-            last = index == len(shown) - 1
-            reply = truncate_middle(step.reply.canonical(), MAX_REPLY_CHARS)
-            ending = closing if last else {"notes": "", "earlier_steps": 0, "steps_left": None}
-            observation = turn.render(observation=step.observation, **ending)
-            messages += [Message("assistant", reply), Message("user", observation.rstrip())]
-        return messages
+        """The messages a planner call sends at this step."""
+        shown = self.short_term_steps if shown_steps is None else shown_steps
+        situation = self.situation(research_problem, history, steps_left, notes)
+        return self.renderer.conversation(situation, shown)
 
     def next_action(
         self, research_problem: str, history: Sequence[Step], steps_left: int
     ) -> PlannerReply:
         """The next action, from the cheapest level that gives a usable, non-looping reply."""
+        self.history = tuple(history)
         plan = history[-1].reply.sections.get("Research Plan and Status", "") if history else ""
         notes = self.memory.recall(plan) if self.memory else ""
-        self._situation = (research_problem, list(history), steps_left, notes)
+        self._situation = self.situation(research_problem, history, steps_left, notes)
         self._show(min(self.short_term_steps, len(history)))
-        level = 0
-        repeat: PlannerReply | None = None  # a usable proposal a climb tried to improve on
-        feedback: list[Message] = []
-        while True:
-            reply, problem = self._ask(level, feedback)
-            if reply is not None and not repeats_itself(reply, history, self.repeat_limit):
-                return reply
-            repeat = reply or repeat
-            if not can_climb(level, self.levels, self.lifelines):
-                if reply is not None:  # told of the repeat (on the climb) it insists: go ahead
-                    return reply if feedback else self._steer_away(level, reply)
-                if repeat is not None:
-                    # a climb for a repeat that got no usable reply keeps the repeat: the step
-                    # is no worse than without the climb (traces: a 1.5B top model with one
-                    # try wrote a made-up Observation instead, and that ended the run)
-                    return repeat
-                raise PlanningFailed(problem)
-            reason = (
-                f"format: {problem}"
-                if reply is None
-                else f"repeat: {reply.action} with the same input as in each of the last "
-                f"{self.repeat_limit} steps"
-            )
-            above = self.levels[level + 1].model.name
-            self.recorder.escalation(self.levels[level].model.name, above, reason)
-            # A stronger model shown the same history continues the repeat (traces: the 1.5B
-            # repeated the 0.5B's proposal at every climb without it), so it is told what to
-            # avoid; told at the climb, it costs one lifeline instead of a try and a second ask.
-            feedback = [] if reply is None else self._repeat_feedback(reply)
-            level += 1
-
-    def _shown_of(self, history: Sequence[Step], shown_steps: int | None) -> list[Step]:
-        count = self.short_term_steps if shown_steps is None else shown_steps
-        return list(history)[len(history) - min(count, len(history)) :]
-
-    def _show(self, steps: int) -> None:
-        """Render this step's prompts with the last `steps` steps shown."""
-        self._shown = steps
-        self.last_prompt = self.prompt(*self._situation, shown_steps=steps)
-        self.last_conversation = self.conversation(*self._situation, shown_steps=steps)
-
-    def _complete(self, rung: Level, extra: Sequence[Message]) -> Completion:
-        """One call; a prompt too long for the model drops the oldest shown step and is sent
-        again, down to no step shown (an 8k local context, a long observation: traces)."""
-        while True:
-            messages = [*self.last_conversation, *extra]
-            try:
-                completion = rung.model.complete(
-                    messages,
-                    agent="planner",
-                    temperature=self.temperature,
-                    max_tokens=rung.max_tokens,
-                )
-            except ContextOverflowError:
-                if self._shown == 0:
-                    raise
-                self._show(self._shown - 1)
-                self.recorder.context_trimmed(rung.model.name, self._shown)
-                continue
-            self.recorder.llm_call("planner", messages, completion)
-            return completion
+        return self.cascade.next_reply(self, history)
 
     def observe(self, step: Step) -> None:
         if self.memory:
             self.memory.record(step)
 
-    def _steer_away(self, level: int, repeat: PlannerReply) -> PlannerReply:
-        """A repeat with nobody stronger to ask: point it out once, keep the answer either way.
-
-        Small models otherwise loop on one failing action until the step cap (seen in traces).
-        """
-        retry, _ = self._ask(level, self._repeat_feedback(repeat))
-        return retry if retry is not None else repeat
-
-    def _repeat_feedback(self, repeat: PlannerReply) -> list[Message]:
-        return [
-            Message("assistant", truncate_middle(repeat.canonical(), MAX_REPLY_CHARS)),
-            Message(
-                "user",
-                f"You proposed {repeat.action} with the same input as in each of your last "
-                f"{self.repeat_limit} steps; the observations above show where that leads. "
-                "Choose a different action or a different input, in the required format.",
-            ),
-        ]
-
-    def _ask(self, level: int, feedback: Sequence[Message] = ()) -> tuple[PlannerReply | None, str]:
-        """Up to m tries at one level, feeding each format error back; (reply, last problem)."""
-        rung = self.levels[level]
-        signatures: Mapping[str, Sequence[str]] = {a.name: a.input_names for a in self.actions}
-        extra = list(feedback)
-        problem = ""
-        for attempt in range(1, rung.retries + 1):
-            if costs_a_lifeline(level, self.levels) and not self.lifelines.take():
-                return None, f"{problem} (no lifelines left for {rung.model.name})".strip()
-            completion = self._complete(rung, extra)
+    def complete(self, level: Level, extra: Sequence[Message], avoid: frozenset[str]) -> Completion:
+        """One call; a prompt too long for the model drops the oldest shown step and is sent
+        again, down to no step shown (an 8k local context, a long observation: traces)."""
+        while True:
+            messages = [*self.last_conversation, *extra]
             try:
-                return parse_reply(completion.text, signatures), ""
-            except FormatError as exc:
-                problem = str(exc)
-                self.recorder.format_failure(rung.model.name, attempt, problem)
-                extra = [
-                    *extra,
-                    Message(
-                        "assistant", truncate_middle(completion.text, MAX_REJECTED_REPLY_CHARS)
-                    ),
-                    Message(
-                        "user",
-                        f"Your response could not be used: {problem}\n"
-                        "Answer again in the required format.",
-                    ),
-                ]
-        return None, (
-            f"{rung.model.name} gave no well-formed response in {rung.retries} tries; "
-            f"last problem: {problem}"
-        )
+                completion = level.model.complete(
+                    messages,
+                    agent="planner",
+                    temperature=self.temperature,
+                    max_tokens=level.max_tokens,
+                    reply_format=self._format(avoid),
+                )
+            except ContextOverflowError:
+                if self._shown == 0:
+                    raise
+                self._show(self._shown - 1)
+                self.recorder.context_trimmed(level.model.name, self._shown)
+                continue
+            self.recorder.llm_call("planner", messages, completion)
+            return completion
+
+    def parse(self, text: str, avoid: frozenset[str]) -> PlannerReply:
+        """The reply as one of the actions offered, with offered input values (checked here
+        for models without a grammar; a structured reply is read as text first)."""
+        options = self._offered(avoid)
+        signatures: Mapping[str, Sequence[str]] = {
+            o.name: o.action.input_names for o in options.offers
+        }
+        reply = parse_reply(as_reply_text(text), signatures)
+        offer = options.offers[options.names.index(reply.action)]
+        for shape in offer.inputs:
+            value = str(reply.action_input.get(shape.name, ""))
+            if shape.choices is not None and value not in shape.choices:
+                raise FormatError(
+                    f"{reply.action}: {shape.name} must be one of "
+                    + ", ".join(json.dumps(c) for c in shape.choices[:20])
+                    + f" at this step, not {json.dumps(value)}"
+                )
+        return reply
+
+    def _offered(self, avoid: frozenset[str]) -> StepOptions:
+        options = self._situation.options or self.options(self._situation.history)
+        return options.without(avoid)
+
+    def _format(self, avoid: frozenset[str]) -> ReplyFormat | None:
+        return reply_format(self._offered(avoid)) if self.constrained else None
+
+    def _show(self, steps: int) -> None:
+        """Render this step's prompts with the last `steps` steps shown."""
+        self._shown = steps
+        self.last_prompt = self.renderer.flat_prompt(self._situation, steps)
+        self.last_conversation = self.renderer.conversation(self._situation, steps)

@@ -4,14 +4,15 @@ the expert and the research-log memory, all sharing one set of lifelines.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from budgetml.agents.cascade import Level, Lifelines
+from budgetml.agents.cascade import Cascade, Level, Lifelines
 from budgetml.agents.expert import expert_action
 from budgetml.agents.memory import ResearchLog, retrieve, summarise_step
 from budgetml.agents.planner import CallRecorder, Planner, Step
+from budgetml.agents.prompting import PromptRenderer
 from budgetml.agents.workers import LLMWorker, worker_actions
 from budgetml.config import ModelEntry, RunConfig
 from budgetml.env.actions import ACTIONS, FINAL_ANSWER, Action
@@ -36,6 +37,10 @@ class ResearchLogMemory:
         )
 
 
+EXTENDED_ACTIONS = frozenset({"Read File", "Write File", "Append File", "Edit Script Segment (AI)"})
+"""Ours, beyond the paper's Table 1 (MLAgentBench's research agent): `action_set: extended`."""
+
+
 @dataclass(frozen=True)
 class Team:
     planner: Planner
@@ -55,9 +60,18 @@ def assemble_team(
     entry = config.worker_model
     worker = LLMWorker(model_for(entry), entry.max_tokens, config.temperature.worker, recorder)
     log = ResearchLog(run_dir / "research_log.md")
+    workspace = run_dir / "workspace"
     programmatic = [a for a in ACTIONS if a.name != FINAL_ANSWER]
     final = [a for a in ACTIONS if a.name == FINAL_ANSWER]
-    helpers = list(worker_actions(worker, log, research_problem, config.retrieval))
+    helpers = list(
+        worker_actions(
+            worker,
+            log,
+            research_problem,
+            config.retrieval,
+            last_run=lambda script: last_run_of(planner.history, script),
+        )
+    )
     if config.expert is not None:
         expert = config.expert
         helpers.append(
@@ -70,16 +84,38 @@ def assemble_team(
                 lambda: planner.last_prompt,  # the prompt of the step that asks for help
             )
         )
-    planner = Planner(
+    actions = tuple(
+        a
+        for a in (*programmatic, *helpers, *final)
+        if config.action_set == "extended" or a.name not in EXTENDED_ACTIONS
+    )
+    cascade = Cascade(
         levels=tuple(Level(model_for(e), e.retries, e.max_tokens) for e in config.planner),
-        actions=(*programmatic, *helpers, *final),
-        temperature=config.temperature.planner,
-        short_term_steps=config.short_term_steps,
-        history_as=config.planner_history,
-        starter_script=starter_script,
         repeat_limit=config.repeat_limit,
         lifelines=lifelines,
         recorder=recorder,
+    )
+    planner = Planner(
+        cascade=cascade,
+        actions=actions,
+        renderer=PromptRenderer(actions, config.planner_history, starter_script),
+        temperature=config.temperature.planner,
+        short_term_steps=config.short_term_steps,
+        recorder=recorder,
         memory=ResearchLogMemory(worker, log) if config.retrieval else None,
+        workspace=workspace,
+        constrained=config.constrained_replies,
+        skip_known_results=config.skip_known_results,
     )
     return Team(planner, {a.name: a for a in planner.actions}, lifelines)
+
+
+def last_run_of(history: Sequence[Step], script: str) -> str | None:
+    """The observation of the last Execute Script of `script` in `history`, if any."""
+    for step in reversed(history):
+        if (
+            step.reply.action == "Execute Script"
+            and step.reply.action_input.get("script_name") == script
+        ):
+            return step.observation
+    return None

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from budgetml.agents.memory import REFLECTION_PROFILE, ResearchLog, retrieve
-from budgetml.agents.planner import TEMPLATES, CallRecorder
+from budgetml.agents.planner import CallRecorder
+from budgetml.agents.prompting import TEMPLATES
 from budgetml.env.actions import Action, ActionContext, ActionInput, existing_file, line_number
 from budgetml.env.workspace import WorkspaceError
 from budgetml.llm.base import Message, Model
@@ -32,6 +33,9 @@ CHUNK_CHARS = 6_000
 MAX_CHUNKS = 8
 """Understand File reads at most this many parts, so a huge data file cannot drain the budget."""
 MAX_DIFF_CHARS = 5_000
+MAX_PROBLEM_CHARS = 2_000
+MAX_DESCRIPTION_CHARS = 3_000
+MAX_ERROR_CHARS = 2_000
 _CHARS_PER_TOKEN = 4  # generous: text longer than 4 × max_tokens cannot come back in one reply
 _FENCE = re.compile(r"^[ \t]*```[^\n`]*\n(.*?)^[ \t]*```", re.MULTILINE | re.DOTALL)
 _FILE = "a valid file name with a relative path to the current directory"
@@ -53,7 +57,19 @@ class LLMWorker:
         """One call, the role's profile as system prompt. Budget and model errors propagate.
 
         `max_tokens` lowers the role's cap for replies that must stay short."""
-        messages = [Message("system", profile), Message("user", prompt)]
+        return self._call([Message("system", profile), Message("user", prompt)], max_tokens)
+
+    def ask_again(self, profile: str, prompt: str, reply: str, follow_up: str) -> str:
+        """A second call that shows the worker its first reply and what was wrong with it."""
+        messages = [
+            Message("system", profile),
+            Message("user", prompt),
+            Message("assistant", reply),
+            Message("user", follow_up),
+        ]
+        return self._call(messages, None)
+
+    def _call(self, messages: list[Message], max_tokens: int | None) -> str:
         cap = self.max_tokens if max_tokens is None else min(max_tokens, self.max_tokens)
         completion = self.model.complete(
             messages, agent="worker", temperature=self.temperature, max_tokens=cap
@@ -71,10 +87,19 @@ class _Part:
     text: str
 
 
+LastRun = Callable[[str], "str | None"]
+"""The observation of a script's last run in this run, or None: what an edit may fix."""
+
+
 def worker_actions(
-    worker: LLMWorker, log: ResearchLog, research_problem: str, retrieval: bool
+    worker: LLMWorker,
+    log: ResearchLog,
+    research_problem: str,
+    retrieval: bool,
+    last_run: LastRun = lambda script: None,
 ) -> tuple[Action, ...]:
     """The worker actions; Append Summary and Retrieval only with retrieval on (the paper's R)."""
+    editing = EditContext(research_problem, last_run)
     always = (
         Action(
             "Understand File",
@@ -100,7 +125,7 @@ def worker_actions(
                 save_name=_SAVE_NAME,
             ),
             "the diff of the edit, or an error",
-            lambda context, args: _edit_script(worker, context, args),
+            lambda context, args: _edit_script(worker, editing, context, args),
         ),
         Action(
             "Edit Script Segment (AI)",
@@ -115,7 +140,7 @@ def worker_actions(
                 save_name=_SAVE_NAME,
             ),
             "the diff of the edit, or an error",
-            lambda context, args: _edit_segment(worker, context, args),
+            lambda context, args: _edit_segment(worker, editing, context, args),
         ),
         Action(
             "Reflection",
@@ -191,7 +216,43 @@ def _understand_file(worker: LLMWorker, context: ActionContext, args: Mapping[st
     return answer
 
 
-def _edit_script(worker: LLMWorker, context: ActionContext, args: Mapping[str, Any]) -> str:
+@dataclass(frozen=True)
+class EditContext:
+    """What an editor needs beyond the script to act on a small planner's vague instruction
+    (traces: the 1.5B worker told "try different features" added a `fare` column the data
+    lacks, since it never saw data_description.txt; told of the KeyError, one fix away)."""
+
+    research_problem: str
+    last_run: LastRun
+
+    def render(self, workspace: Path, script_name: str) -> dict[str, Any]:
+        run = self.last_run(script_name)
+        failed = run is not None and not run.startswith("The script has been executed.")
+        return {
+            "research_problem": truncate_middle(self.research_problem.strip(), MAX_PROBLEM_CHARS),
+            "descriptions": _descriptions(workspace),
+            "last_error": truncate_middle(run, MAX_ERROR_CHARS) if failed and run else "",
+        }
+
+
+def _descriptions(workspace: Path) -> list[dict[str, str]]:
+    """The task's description files (data_description.txt and the like), each cut short."""
+    found = []
+    for path in sorted(workspace.iterdir()) if workspace.is_dir() else []:
+        name = path.name.lower()
+        if (
+            path.is_file()
+            and not path.is_symlink()
+            and ("description" in name or name.startswith("readme"))
+        ):
+            text = path.read_bytes()[: 4 * MAX_DESCRIPTION_CHARS].decode("utf-8", "replace")
+            found.append({"name": path.name, "text": truncate_middle(text, MAX_DESCRIPTION_CHARS)})
+    return found[:3]
+
+
+def _edit_script(
+    worker: LLMWorker, editing: EditContext, context: ActionContext, args: Mapping[str, Any]
+) -> str:
     """The worker rewrites the whole file; a missing script_name starts from an empty file."""
     name, save_name = str(args["script_name"]), str(args["save_name"])
     source = context.workspace.resolve(name)
@@ -200,14 +261,19 @@ def _edit_script(worker: LLMWorker, context: ActionContext, args: Mapping[str, A
     old = _text(source, name) if source.exists() else ""
     _check_fits(worker, old, "the file")
     prompt = TEMPLATES.get_template("worker_edit.j2").render(
-        script_name=name, content=old, edit_instruction=str(args["edit_instruction"])
+        script_name=name,
+        content=old,
+        edit_instruction=str(args["edit_instruction"]),
+        **editing.render(context.workspace.root, name),
     )
-    new = _code(worker.ask(EDIT_PROFILE, prompt))
+    new, note = _compiling_code(worker, prompt, save_name, lambda code: code)
     context.workspace.write_text(target, new)
-    return _saved(name, save_name, old, new)
+    return _saved(name, save_name, old, new) + note
 
 
-def _edit_segment(worker: LLMWorker, context: ActionContext, args: Mapping[str, Any]) -> str:
+def _edit_segment(
+    worker: LLMWorker, editing: EditContext, context: ActionContext, args: Mapping[str, Any]
+) -> str:
     """The worker sees and rewrites only lines start..end; the lines around them are kept."""
     name, save_name = str(args["script_name"]), str(args["save_name"])
     old = _text(existing_file(context, name), name)
@@ -230,11 +296,48 @@ def _edit_segment(worker: LLMWorker, context: ActionContext, args: Mapping[str, 
         total_lines=len(lines),
         segment=segment,
         edit_instruction=str(args["edit_instruction"]),
+        **editing.render(context.workspace.root, name),
     )
-    edited = _code(worker.ask(EDIT_PROFILE, prompt))
-    new = "".join(lines[: start - 1]) + edited + "".join(lines[end:])
+    before, after = "".join(lines[: start - 1]), "".join(lines[end:])
+    new, note = _compiling_code(worker, prompt, save_name, lambda code: before + code + after)
     context.workspace.write_text(target, new)
-    return _saved(name, save_name, old, new)
+    return _saved(name, save_name, old, new) + note
+
+
+def _compiling_code(
+    worker: LLMWorker, prompt: str, save_name: str, whole: Callable[[str], str]
+) -> tuple[str, str]:
+    """The edited file (`whole` of the worker's code); a Python file that does not compile is
+    given back to the worker once with the error. Returns the file and a note if it still fails.
+    """
+    reply = worker.ask(EDIT_PROFILE, prompt)
+    new = whole(_code(reply))
+    problem = _syntax_error(new, save_name)
+    if problem is None:
+        return new, ""
+    retry = TEMPLATES.get_template("worker_edit_fix.j2").render(error=problem)
+    fixed_reply = worker.ask_again(EDIT_PROFILE, prompt, reply, retry)
+    try:
+        fixed = whole(_code(fixed_reply))
+    except WorkspaceError:
+        fixed = new
+    still = _syntax_error(fixed, save_name)
+    if still is None:
+        return fixed, ""
+    return fixed, f"\n\nWarning: {save_name} does not compile: {still}"
+
+
+def _syntax_error(code: str, name: str) -> str | None:
+    """Python's complaint about `code`, in one line, for .py files; None if it compiles."""
+    if not name.endswith(".py"):
+        return None
+    try:
+        compile(code, name, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return f"{type(exc).__name__} at line {exc.lineno}: {exc.msg}"
+    except ValueError as exc:  # NUL bytes in the source
+        return str(exc)
+    return None
 
 
 def _reflection(

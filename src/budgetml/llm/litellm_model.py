@@ -18,7 +18,7 @@ from typing import Any
 
 from budgetml.config import ModelEntry, Price
 from budgetml.errors import ContextOverflowError, MissingKeyError, ModelError
-from budgetml.llm.base import Completion, Message, Usage
+from budgetml.llm.base import Completion, Message, ReplyFormat, Usage
 from budgetml.llm.pricing import cost_usd
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -105,6 +105,9 @@ class LiteLLMModel:
             )
         if self._api_base is not None and missing:
             self._api_key = PLACEHOLDER_API_KEY
+        self.structured_output = entry.structured_output == "on" or (
+            entry.structured_output == "auto" and _supports_schema(litellm, self.name)
+        )
 
     def complete(
         self,
@@ -113,10 +116,26 @@ class LiteLLMModel:
         agent: str,
         temperature: float,
         max_tokens: int,
+        reply_format: ReplyFormat | None = None,
     ) -> Completion:
-        """One call; transient failures are retried with exponential backoff, others explained."""
+        """One call; transient failures are retried with exponential backoff, others explained.
+
+        With a `reply_format` and structured output on, the reply is asked for as JSON under
+        its schema (the caller reads it back as text); otherwise the format is the prompt's."""
         start = time.perf_counter()
-        response = self._call_with_retries(messages, temperature=temperature, max_tokens=max_tokens)
+        schema = None
+        if reply_format is not None and self.structured_output:
+            schema = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": reply_format.name,
+                    "schema": reply_format.json_schema,
+                    "strict": True,
+                },
+            }
+        response = self._call_with_retries(
+            messages, temperature=temperature, max_tokens=max_tokens, response_format=schema
+        )
         latency = time.perf_counter() - start
         usage = _usage(response)
         content = response.choices[0].message.content
@@ -138,7 +157,12 @@ class LiteLLMModel:
         return math.ceil(int(exact) * TOKEN_COUNT_MARGIN) + 16
 
     def _call_with_retries(
-        self, messages: Sequence[Message], *, temperature: float, max_tokens: int
+        self,
+        messages: Sequence[Message],
+        *,
+        temperature: float,
+        max_tokens: int,
+        response_format: dict[str, Any] | None = None,
     ) -> Any:
         litellm = _litellm()
         transient = (
@@ -164,6 +188,7 @@ class LiteLLMModel:
                     num_retries=0,
                     max_retries=0,
                     timeout=REQUEST_TIMEOUT_S,
+                    **({"response_format": response_format} if response_format else {}),
                 )
             except transient as exc:
                 if attempt == self._tries:
@@ -188,6 +213,14 @@ class LiteLLMModel:
                     f"model {self.name} failed: {type(exc).__name__}: {_provider_message(exc)}"
                 ) from None
         raise AssertionError("unreachable: the loop returns or raises")
+
+
+def _supports_schema(litellm: ModuleType, model: str) -> bool:
+    """litellm's table says the model takes a JSON schema as response_format (unknown: no)."""
+    try:
+        return bool(litellm.supports_response_schema(model=model))
+    except Exception:  # litellm raises for names it cannot place
+        return False
 
 
 def _usage(response: Any) -> Usage:

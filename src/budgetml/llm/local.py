@@ -31,6 +31,7 @@ A GGUF without a chat template is refused: the prompt format must come from the 
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import threading
 import time
@@ -43,7 +44,7 @@ import numpy as np
 
 from budgetml.config import Price
 from budgetml.errors import ContextOverflowError, ModelError
-from budgetml.llm.base import Completion, Message, Usage
+from budgetml.llm.base import Completion, Message, ReplyFormat, Usage
 from budgetml.llm.pricing import cost_usd
 
 _SEQ = 0  # llama-cpp-python keeps its whole context in sequence 0
@@ -173,8 +174,10 @@ class LocalModel:
         agent: str,
         temperature: float,
         max_tokens: int,
+        reply_format: ReplyFormat | None = None,
     ) -> Completion:
-        """One reply through the GGUF's chat template; the reused prompt prefix is counted."""
+        """One reply through the GGUF's chat template, sampled under `reply_format`'s grammar
+        when one is given; the reused prompt prefix is counted."""
         start = time.perf_counter()
         loaded = self._loaded
         with loaded.lock:
@@ -188,6 +191,7 @@ class LocalModel:
                     temperature=temperature,
                     max_tokens=max_tokens,
                     seed=self._seed,
+                    grammar=None if reply_format is None else _grammar(reply_format.grammar),
                 )
             except Exception as exc:  # llama.cpp failures surface as assorted Python errors
                 loaded.forget()
@@ -295,6 +299,17 @@ def _with_stopping_criterion(formatter: Any, criterion: _LoopGuard) -> Any:
         return result
 
     return format_with_criterion
+
+
+@functools.lru_cache(maxsize=8)
+def _grammar(gbnf: str) -> Any:
+    """The compiled grammar (a step's grammar is asked for again by each try and level)."""
+    from llama_cpp import LlamaGrammar
+
+    try:
+        return LlamaGrammar.from_string(gbnf, verbose=False)
+    except ValueError as exc:  # llama.cpp could not parse it: a bug of ours, not the model's
+        raise ModelError(f"the reply grammar was refused by llama.cpp: {_one_line(exc)}") from None
 
 
 def _token_text(llama: Any, token: int) -> str:

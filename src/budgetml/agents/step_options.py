@@ -1,0 +1,296 @@
+"""What a planning step may do: the actions offered now and the values their inputs may take.
+
+A small planner re-runs a script it has not changed and copies the last reply it saw (traces:
+71-88% of steps repeated the step before). So, with `skip_known_results` on, a step does not
+offer an action whose result the history already holds: running a script when nothing changed
+since its last run, listing or reading a file again when nothing changed since. Final Answer is
+offered only once a change has been made and a script has run cleanly after it (the 0.5B
+otherwise gave up at step 2 with nothing changed). File inputs are the workspace's own files,
+so a reply cannot name a file that does not exist. Everything is derived from the history and
+the workspace, so a resumed or replayed run offers exactly what the original did.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from budgetml.env.actions import FINAL_ANSWER, Action
+
+if TYPE_CHECKING:
+    from budgetml.agents.planner import Step
+
+EXECUTE = "Execute Script"
+LIST = "List Files"
+CHANGES_FILES = frozenset(
+    {
+        "Edit Script (AI)",
+        "Edit Script Segment (AI)",
+        "Write File",
+        "Append File",
+        "Copy File",
+        "Undo Edit Script",
+    }
+)
+READS_A_FILE = frozenset({"Read File", "Understand File"})
+CLEAN_RUN = "The script has been executed."
+MAX_FILES = 60
+"""Files a file input may name (the workspace's first, shallowest); a data folder of thousands
+of files would make the grammar huge, and the planner only needs the scripts and descriptions."""
+MAX_DEPTH = 2
+
+FREE_TEXT_CHARS: dict[str, int] = {
+    "edit_instruction": 700,
+    "things_to_look_for": 250,
+    "things_to_reflect_on": 250,
+    "final_answer": 400,
+    "stuck_on": 300,
+    "content": 4000,
+    "current_plan": 300,
+    "destination": 120,
+    "source": 120,
+    "dir_path": 120,
+    "file_name": 120,
+    "script_name": 120,
+    "save_name": 120,
+}
+"""Longest value a free-text input may take: room for a precise instruction, no more (each
+character under a grammar costs sampling time)."""
+INTEGER_INPUTS = frozenset({"start_line_number", "end_line_number"})
+
+
+@dataclass(frozen=True)
+class InputShape:
+    """The values one input key may take: a choice among `choices`, a whole number, free text
+    of at most `max_chars`, or the same value as key `same_as`."""
+
+    name: str
+    choices: tuple[str, ...] | None = None
+    integer: bool = False
+    max_chars: int = 300
+    same_as: str | None = None
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One action offered at this step, with the shape of each of its inputs."""
+
+    action: Action
+    inputs: tuple[InputShape, ...]
+
+    @property
+    def name(self) -> str:
+        return self.action.name
+
+
+@dataclass(frozen=True)
+class Withheld:
+    """An action (or one input value) not offered now, and why, for the prompt."""
+
+    what: str
+    why: str
+
+
+@dataclass(frozen=True)
+class StepOptions:
+    offers: tuple[Offer, ...]
+    withheld: tuple[Withheld, ...] = ()
+    names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", tuple(o.name for o in self.offers))
+
+    def without(self, action_names: frozenset[str]) -> StepOptions:
+        """The same options less some actions (a climb for a repeat does not offer the repeat),
+        unless that would leave nothing to do."""
+        kept = tuple(o for o in self.offers if o.name not in action_names)
+        return StepOptions(kept, self.withheld) if kept else self
+
+
+def step_options(
+    actions: Sequence[Action],
+    history: Sequence[Step],
+    workspace: Path | None,
+    *,
+    skip_known_results: bool,
+) -> StepOptions:
+    """The actions offered after `history`, their inputs shaped by the files in `workspace`."""
+    since = _since_last_change(history)
+    withheld: list[Withheld] = []
+    offers: list[Offer] = []
+    for action in actions:
+        if workspace is None:  # nothing to choose files from: every input is free text
+            shapes = [_free(key) for key in action.input_names]
+        else:
+            files, folders = _listing(workspace)
+            scripts = [f for f in files if f.endswith(".py")]
+            shapes = [_shape(key, action, files, scripts, folders) for key in action.input_names]
+        if skip_known_results:
+            shapes, why = _drop_known(action, shapes, since, history)
+            withheld += why
+            if action.name == FINAL_ANSWER and not _tested_change(history):
+                withheld.append(
+                    Withheld(
+                        FINAL_ANSWER,
+                        "not yet: nothing has been changed and then run cleanly; the score of "
+                        "an unchanged workspace is the baseline",
+                    )
+                )
+                continue
+        if any(s.choices == () for s in shapes):
+            continue
+        offers.append(Offer(action, tuple(shapes)))
+    return StepOptions(tuple(offers), tuple(withheld))
+
+
+def _shape(
+    key: str, action: Action, files: list[str], scripts: list[str], folders: list[str]
+) -> InputShape:
+    if key in INTEGER_INPUTS:
+        return InputShape(key, integer=True)
+    if action.name == EXECUTE and key == "script_name":
+        return InputShape(key, choices=tuple(scripts))
+    if action.name == LIST and key == "dir_path":
+        return InputShape(key, choices=tuple(folders))
+    if action.name in (*READS_A_FILE, "Inspect Script Lines", "Undo Edit Script") and key in (
+        "file_name",
+        "script_name",
+    ):
+        return InputShape(key, choices=tuple(files))
+    if action.name in ("Edit Script (AI)", "Edit Script Segment (AI)"):
+        if key == "script_name":
+            return InputShape(key, choices=tuple(scripts))
+        if key == "save_name":  # edited in place: the scored script is the one edited (traces)
+            return InputShape(key, same_as="script_name")
+    if action.name == "Copy File" and key == "source":
+        return InputShape(key, choices=tuple(files))
+    return _free(key)
+
+
+def _free(key: str) -> InputShape:
+    if key in INTEGER_INPUTS:
+        return InputShape(key, integer=True)
+    return InputShape(key, max_chars=FREE_TEXT_CHARS.get(key, 300))
+
+
+def _drop_known(
+    action: Action, shapes: list[InputShape], since: Sequence[Step], history: Sequence[Step]
+) -> tuple[list[InputShape], list[Withheld]]:
+    """Remove the input values whose result `since` (the steps after the last change) holds."""
+    if action.name == EXECUTE:
+        known = _known_runs(since)
+        key = "script_name"
+    elif action.name == LIST:
+        known = {str(s.reply.action_input.get("dir_path")): s.number for s in since if _is(s, LIST)}
+        key = "dir_path"
+    elif action.name in READS_A_FILE:
+        known = {
+            str(s.reply.action_input.get("file_name")): s.number
+            for s in since
+            if _is(s, action.name)
+        }
+        key = "file_name"
+    else:
+        return shapes, []
+    withheld = []
+    kept = []
+    for shape in shapes:
+        if shape.name == key and shape.choices is not None:
+            dropped = [c for c in shape.choices if c in known]
+            shape = InputShape(key, choices=tuple(c for c in shape.choices if c not in known))
+            withheld += [
+                Withheld(
+                    f"{action.name} {name}",
+                    f"its result is known: nothing has changed since step {known[name]}",
+                )
+                for name in dropped
+            ]
+        kept.append(shape)
+    return kept, withheld
+
+
+def _known_runs(since: Sequence[Step]) -> dict[str, int]:
+    """Scripts whose last run comes after the last change, unless another script ran after it
+    (that one may have written what this one reads)."""
+    runs = [s for s in since if _is(s, EXECUTE)]
+    if not runs:
+        return {}
+    last = str(runs[-1].reply.action_input.get("script_name"))
+    return {last: runs[-1].number}
+
+
+def _since_last_change(history: Sequence[Step]) -> list[Step]:
+    changes = [i for i, s in enumerate(history) if changed_files(s)]
+    return list(history[changes[-1] + 1 :] if changes else history)
+
+
+def changed_files(step: Step) -> bool:
+    """The step's action changed a file and says it did (an error or an empty edit did not)."""
+    if step.reply.action not in CHANGES_FILES:
+        return False
+    observation = step.observation
+    return not observation.startswith("Error") and "(no changes: the content is the same)" not in (
+        observation
+    )
+
+
+def ran_cleanly(step: Step) -> bool:
+    return _is(step, EXECUTE) and CLEAN_RUN in step.observation[:400]
+
+
+def _tested_change(history: Sequence[Step]) -> bool:
+    """Something was changed and a script ran cleanly after the last change."""
+    changes = [i for i, s in enumerate(history) if changed_files(s)]
+    return bool(changes) and any(ran_cleanly(s) for s in history[changes[-1] + 1 :])
+
+
+def _is(step: Step, action: str) -> bool:
+    return step.reply.action == action
+
+
+def _listing(root: Path) -> tuple[list[str], list[str]]:
+    """Up to MAX_FILES files (shallowest first) and the folders, relative to `root`."""
+    files: list[str] = []
+    folders = ["."]
+    level = [root]
+    for _ in range(MAX_DEPTH):
+        below: list[Path] = []
+        for folder in level:
+            try:
+                entries = sorted(folder.iterdir(), key=lambda p: p.name)
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.name.startswith(".") or entry.is_symlink():
+                    continue
+                relative = entry.relative_to(root).as_posix()
+                if entry.is_dir():
+                    folders.append(relative)
+                    below.append(entry)
+                elif entry.is_file() and len(files) < MAX_FILES:
+                    files.append(relative)
+        level = below
+    return files, folders
+
+
+def describe_step(step: Step, limit: int = 160) -> str:
+    """One line for the list of steps so far: the action, its input, the start of its result."""
+    inputs = json.dumps(step.reply.action_input, ensure_ascii=False)
+    if len(inputs) > limit:
+        inputs = inputs[: limit - 3] + "..."
+    return f"Step {step.number}: {step.reply.action} {inputs} -> {_outcome(step)}"
+
+
+def _outcome(step: Step) -> str:
+    """What came of a step, in a few words: for a script, how it ended and its last line."""
+    text = step.observation.strip()
+    if _is(step, EXECUTE):
+        head = text.partition(" Here is the output:")[0]
+        lines = [line.strip() for line in text.splitlines()[1:] if line.strip()]
+        tail = " | ".join(lines[-2:])
+        return f"{head} {tail[-200:]}".strip()
+    first = " ".join(text.split())
+    return first[:160] + ("..." if len(first) > 160 else "")

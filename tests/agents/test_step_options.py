@@ -1,0 +1,121 @@
+"""What a step offers: no action whose result the history holds, file inputs from the workspace,
+Final Answer only after a change that ran cleanly."""
+
+from pathlib import Path
+
+import pytest
+
+from budgetml.agents.parser import PlannerReply
+from budgetml.agents.planner import Step
+from budgetml.agents.step_options import StepOptions, describe_step, step_options
+from budgetml.env.actions import ACTIONS
+
+CLEAN = "The script has been executed. Here is the output:\nValidation Accuracy: 0.67"
+FAILED = "The script failed with exit code 1. Here is the output:\nKeyError: 'fare'"
+EDITED = "The edited file is saved to train.py. Here is the diff, please check ..."
+
+
+def step(number: int, action: str, observation: str = "ok", **inputs: object) -> Step:
+    return Step(number, PlannerReply(action, dict(inputs), {}, ""), observation)
+
+
+def run(number: int, observation: str = CLEAN, script: str = "train.py") -> Step:
+    return step(number, "Execute Script", observation, script_name=script)
+
+
+def edit(number: int, observation: str = EDITED) -> Step:
+    return step(
+        number,
+        "Edit Script (AI)",
+        observation,
+        script_name="train.py",
+        edit_instruction="x",
+        save_name="train.py",
+    )
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    (tmp_path / "train.py").write_text("print(1)\n")
+    (tmp_path / "data_description.txt").write_text("columns\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.csv").write_text("a\n1\n")
+    return tmp_path
+
+
+def options(history: list[Step], workspace: Path, skip: bool = True) -> StepOptions:
+    return step_options(ACTIONS, history, workspace, skip_known_results=skip)
+
+
+def choices(opts: StepOptions, action: str, key: str) -> tuple[str, ...] | None:
+    offer = opts.offers[opts.names.index(action)]
+    return next(s.choices for s in offer.inputs if s.name == key)
+
+
+def test_file_inputs_are_the_workspace_files(workspace: Path) -> None:
+    opts = options([], workspace)
+    assert choices(opts, "Execute Script", "script_name") == ("train.py",)
+    assert choices(opts, "List Files", "dir_path") == (".", "data")
+    assert set(choices(opts, "Read File", "file_name") or ()) == {
+        "train.py",
+        "data_description.txt",
+        "data/train.csv",
+    }
+
+
+def test_an_unchanged_script_is_not_offered_again_and_the_prompt_says_why(
+    workspace: Path,
+) -> None:
+    opts = options([run(1)], workspace)
+    assert "Execute Script" not in opts.names  # its only script's result is known
+    assert any("Execute Script train.py" in w.what and "step 1" in w.why for w in opts.withheld)
+
+
+def test_a_change_makes_the_script_runnable_again(workspace: Path) -> None:
+    assert "Execute Script" in options([run(1), edit(2)], workspace).names
+
+
+def test_a_failed_or_empty_edit_is_not_a_change(workspace: Path) -> None:
+    refused = edit(2, "Error: the edit produced no code")
+    same = edit(2, "The edited file is saved ... (no changes: the content is the same)")
+    assert "Execute Script" not in options([run(1), refused], workspace).names
+    assert "Execute Script" not in options([run(1), same], workspace).names
+
+
+def test_a_folder_listed_or_file_read_since_the_last_change_is_not_offered(
+    workspace: Path,
+) -> None:
+    history = [
+        step(1, "List Files", "train.py", dir_path="."),
+        step(2, "Read File", file_name="train.py"),
+    ]
+    opts = options(history, workspace)
+    assert choices(opts, "List Files", "dir_path") == ("data",)
+    assert "train.py" not in (choices(opts, "Read File", "file_name") or ())
+    after_edit = options([*history, edit(3)], workspace)
+    assert choices(after_edit, "List Files", "dir_path") == (".", "data")
+
+
+def test_final_answer_needs_a_change_that_then_ran_cleanly(workspace: Path) -> None:
+    assert "Final Answer" not in options([run(1)], workspace).names
+    assert "Final Answer" not in options([run(1), edit(2)], workspace).names
+    assert "Final Answer" not in options([run(1), edit(2), run(3, FAILED)], workspace).names
+    assert "Final Answer" in options([run(1), edit(2), run(3)], workspace).names
+
+
+def test_switched_off_everything_is_offered_as_in_the_paper(workspace: Path) -> None:
+    opts = options([run(1)], workspace, skip=False)
+    assert opts.names == tuple(a.name for a in ACTIONS)
+    assert not opts.withheld
+
+
+def test_without_drops_actions_but_never_all_of_them(workspace: Path) -> None:
+    opts = options([], workspace)
+    assert "List Files" not in opts.without(frozenset({"List Files"})).names
+    assert opts.without(frozenset(opts.names)).names == opts.names
+
+
+def test_a_step_line_names_the_action_its_input_and_how_a_run_ended() -> None:
+    line = describe_step(run(4))
+    assert line.startswith('Step 4: Execute Script {"script_name": "train.py"} -> ')
+    assert "The script has been executed." in line and "Validation Accuracy: 0.67" in line
