@@ -7,6 +7,7 @@ at once and never succeeds; its model is marked free-tier.
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from budgetml.bench.executors import LocalExecutor
 from budgetml.bench.report_html import write_report
 from budgetml.bench.sweep import plan_sweep, run_sweep
+from budgetml.summary import RunSummary, improvement, is_success
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RUNS = 3
@@ -94,3 +96,44 @@ def local_sweep(
         run_sweep(specs, out, LocalExecutor(workers=2))
         write_report(out)
     return out
+
+
+def write_run(
+    folder: Path,
+    config: str,
+    task: str,
+    scores: list[tuple[int, float | None]],
+    *,
+    baseline: float = 0.6,
+    cost_usd: float = 0.0,
+) -> Path:
+    """A run directory as `budgetml run` leaves it (summary.json, trace.jsonl with its score
+    events), for a run whose steps scored `scores` in order; the last one is the last step."""
+    run_dir = folder / f"{task}-{config}"
+    run_dir.mkdir(parents=True)
+    best: tuple[int, float] | None = None
+    events: list[dict[str, object]] = [{"event": "run_start", "task": task, "config": config}]
+    for step, value in scores:
+        new_best = value is not None and (best is None or value > best[1])
+        if new_best and value is not None:
+            best = (step, value)
+        events.append({"event": "score", "step": step, "value": value, "best": new_best})
+    last_step, last = scores[-1]
+    events[-1]["final"] = True
+    events.append({"event": "run_end", "status": "completed", "success": False})
+    (run_dir / "trace.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    summary = RunSummary(
+        task=task, config=config, seed=0, status="completed", steps=last_step,
+        metric="accuracy", higher_is_better=True, baseline=baseline, baseline_source="test",
+        score=last, score_error=None if last is not None else "no submission",
+        improvement=improvement(last, baseline),
+        success=is_success(improvement(last, baseline), True),
+        best_score=best[1] if best else None, best_step=best[0] if best else None,
+        best_improvement=improvement(best[1], baseline) if best else None,
+        best_success=is_success(improvement(best[1], baseline) if best else None, True),
+        cost_usd=cost_usd, cost_usd_free_tier=0.0, spent_usd=cost_usd, tokens={},
+        escalations=0, expert_calls=0, format_failures=0, wall_seconds=1.0,
+        final_answer=None, error=None,
+    )  # fmt: skip
+    summary.write(run_dir)
+    return run_dir

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from budgetml.bench.behaviour import behaviour_by_config, behaviour_markdown, run_behaviour
 from budgetml.bench.report import collect_runs
-from tests.bench.conftest import RUNS
+from tests.bench.conftest import RUNS, write_run
 
 
 def test_each_configuration_gets_its_runs_steps_edits_and_endings(local_sweep: Path) -> None:
@@ -84,3 +86,15 @@ def test_a_climb_for_a_repeat_counts_as_changing_the_step_only_if_it_did(tmp_pat
     trace.write_text("".join(json.dumps(e) + "\n" for e in events))
     seen = run_behaviour(trace)
     assert (seen.repeat_climbs, seen.repeat_climbs_changing) == (3, 1)
+
+
+def test_how_often_the_best_came_before_the_last_step_and_by_how_much(tmp_path: Path) -> None:
+    write_run(tmp_path, "c", "improved-then-ruined", [(2, 0.9), (4, 0.4), (5, 0.4)])
+    write_run(tmp_path, "c", "broken-at-the-end", [(1, 0.8), (3, None)])
+    write_run(tmp_path, "c", "best-at-the-end", [(1, 0.7), (3, 0.75)])
+    (row,) = behaviour_by_config(collect_runs(tmp_path))
+    assert (row.best_earlier, row.last_invalid) == (2, 1)
+    assert row.best_gain == pytest.approx(0.5 - (0.4 - 0.6) / 0.6)  # only where both are valid
+    text = behaviour_markdown([row])
+    assert "| best before the last step | ended |" in text.splitlines()[0]
+    assert "| 2 of 3, +83.3 pts, 1 with the last invalid |" in text

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from budgetml.bench.charts import place_labels
 from budgetml.bench.report import build_table, collect_runs, table_markdown
 from budgetml.bench.report_html import write_report
 from budgetml.bench.trace_view import read_steps
@@ -17,7 +18,7 @@ from budgetml.config import load_config
 from budgetml.env.task import find_task
 from budgetml.run import run_task
 from budgetml.trace import Trace
-from tests.bench.conftest import SweepInputs
+from tests.bench.conftest import SweepInputs, write_run
 
 
 def md_rows(table_md: str) -> dict[str, list[str]]:
@@ -174,3 +175,43 @@ def test_the_trace_viewer_marks_escalations_expert_calls_and_the_answering_model
     assert first.escalations == ["cheap → strong: format: no Action"]
     assert (first.expert_calls, first.format_failures, first.input_tokens) == (1, 1, 300)
     assert last.action is None and last.observation.startswith("error: no level")
+
+
+def test_each_run_gets_a_chart_of_its_score_after_each_scored_step(tmp_path: Path) -> None:
+    write_run(tmp_path, "c", "guess", [(1, None), (2, 0.9), (4, 0.4), (5, 0.4)])
+    write_report(tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    (chart,) = re.findall(r'<svg class="scores".*?</svg>', page, re.S)
+    assert chart.count('<circle class="score') == 3 and chart.count('class="invalid"') == 1
+    assert re.findall(r'<circle class="score best".*?<title>(.*?)</title>', chart) == [
+        "step 2: accuracy 0.9"
+    ]
+    assert 'class="baseline"' in chart
+    assert "best accuracy</dt><dd>0.9 at step 2 of 5 (+50.0%)" in page
+
+
+def test_scatter_labels_of_points_that_sit_together_do_not_overlap() -> None:
+    names = [f"config-{i}" for i in range(8)]
+    labels = place_labels([(100.0 + i, 280.0, name) for i, name in enumerate(names)], (58, 30, 452))
+    boxes = [
+        (x if anchor == "start" else x - 6.6 * len(name), y - 10, 6.6 * len(name), 13)
+        for (x, y, anchor), name in zip(labels, names, strict=True)
+    ]
+    for i, (x0, y0, w0, h0) in enumerate(boxes):
+        for x1, y1, w1, h1 in boxes[i + 1 :]:
+            assert not (x0 < x1 + w1 and x1 < x0 + w0 and y0 < y1 + h1 and y1 < y0 + h0)
+
+
+def test_with_many_configurations_table_2_has_a_row_per_configuration(tmp_path: Path) -> None:
+    for c in range(8):
+        for task in ("a", "b"):
+            write_run(tmp_path, f"config-{c}", task, [(3, 0.5)])
+    write_report(tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    table = re.search(
+        r'<table class="results by-config" id="results-table">.*?</table>', page, re.S
+    )
+    assert table is not None
+    assert re.findall(r"<tr><th>(config-\d)</th>", table.group(0)) == [
+        f"config-{c}" for c in range(8)
+    ]

@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from budgetml.bench.report_html import write_report
 from tests.bench.chromium import open_page
+from tests.bench.conftest import write_run
 from tests.bench.png import decode_png
 
 RUN = "run-tiny-accuracy--eager--seed-1"
@@ -74,3 +76,44 @@ def test_the_report_renders_in_headless_chromium_with_its_table_and_plots(
     y, x = int(point["top"] + point["height"] / 2), int(point["left"] + point["width"] / 2)
     expected = tuple(int(found["pointColor"][i : i + 2], 16) for i in (1, 3, 5))
     assert tuple(int(v) for v in pixels[y, x, :3]) == expected
+
+
+async def inspect_wide_report(report: Path, folder: Path) -> dict[str, Any]:
+    async with open_page(folder / "profile", width=1400) as page:
+        await page.send("Page.navigate", url=report.as_uri())
+        await page.wait_for_event("Page.loadEventFired")
+        found: dict[str, Any] = await page.evaluate(
+            """(() => {
+              const box = el => { const r = el.getBoundingClientRect();
+                return [r.left, r.top, r.right, r.bottom]; };
+              return {
+                table: box(document.querySelector('#results-table')),
+                viewport: document.documentElement.clientWidth,
+                pageWidth: document.documentElement.scrollWidth,
+                labels: [...document.querySelectorAll('svg.scatter')].map(
+                  svg => [...svg.querySelectorAll('text.label')].map(box)),
+              };
+            })()"""
+        )
+        found["errors"] = page.errors()
+    return found
+
+
+def test_eight_configurations_fit_1400_px_and_labels_of_points_together_do_not_overlap(
+    tmp_path: Path,
+) -> None:
+    runs = tmp_path / "runs"
+    for c in range(8):  # every configuration at 0%, at nearly the same cost
+        for task in ("tiny-accuracy", "tiny-loss"):
+            write_run(runs, f"config-{c}", task, [(3, 0.5)], cost_usd=0.001 + 0.00001 * c)
+    write_report(runs)
+    found = asyncio.run(inspect_wide_report(runs / "report.html", tmp_path))
+
+    assert found["errors"] == []
+    assert found["pageWidth"] <= found["viewport"] == 1400
+    assert found["table"][2] <= found["viewport"]
+    for labels in found["labels"]:
+        assert len(labels) == 8
+        for i, a in enumerate(labels):
+            for b in labels[i + 1 :]:
+                assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)

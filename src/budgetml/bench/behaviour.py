@@ -3,7 +3,8 @@
 Table 2 says whether runs succeeded; this table says what the agents did on the way, per run
 on average: steps taken, steps that repeated the step before, unusable replies, climbs, expert
 calls, script edits, script runs that failed, context trims, and how runs ended; and how often
-a climb for a repeat changed the step it was called for (the cascade's answer to loops).
+a climb for a repeat changed the step it was called for (the cascade's answer to loops); and
+how often the best-scoring step came before the last one, and by how much.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from budgetml.agents.parser import IGNORED_NOTE_START
 from budgetml.bench.report import ReportRun
+from budgetml.scoring import ran_cleanly
+from budgetml.summary import RunSummary
 from budgetml.trace import read_trace
 
 EDIT_ACTIONS = frozenset({"Edit Script (AI)", "Edit Script Segment (AI)", "Write File"})
-CLEAN_RUN = "The script has been executed."
-"""How an Execute Script observation starts when the script exited with 0 (env/actions.py)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,17 @@ class ConfigBehaviour:
     ended: dict[str, int]
     repeat_climbs: int = 0
     repeat_climbs_changing: int = 0
+    best_earlier: int = 0
+    """Runs whose best score came before their last step (and beat it, or the last was invalid)."""
+    best_gain: float | None = None
+    """Their mean best improvement minus last improvement, in points (where both are known)."""
+    last_invalid: int = 0
+    """Of those, the runs whose last step could not be scored."""
+
+    def best_text(self) -> str:
+        gain = "" if self.best_gain is None else f", +{100 * self.best_gain:.1f} pts"
+        invalid = f", {self.last_invalid} with the last invalid" if self.last_invalid else ""
+        return f"{self.best_earlier} of {self.runs}{gain}{invalid}"
 
     def cells(self) -> list[str]:
         """The row as shown, one text per HEADER column."""
@@ -94,6 +105,7 @@ class ConfigBehaviour:
             *(f"{self.per_run[key]:.1f}" for key in COLUMNS),
             f"{100 * self.repeat_share:.0f}%",
             f"{self.repeat_climbs_changing} of {self.repeat_climbs}",
+            self.best_text(),
             ", ".join(f"{status} {n}" for status, n in self.ended.items()),
         ]
 
@@ -115,6 +127,7 @@ HEADER = (
     *COLUMNS.values(),
     "steps repeating the last",
     "repeat climbs that changed the step",
+    "best before the last step",
     "ended",
 )
 
@@ -122,12 +135,20 @@ HEADER = (
 def behaviour_by_config(runs: Sequence[ReportRun]) -> list[ConfigBehaviour]:
     """One row per configuration over its finished runs that left a trace."""
     by_config: dict[str, list[RunBehaviour]] = {}
+    summaries: dict[str, list[RunSummary]] = {}
     for run in runs:
         trace = run.run_dir / "trace.jsonl"
         if run.summary is not None and trace.is_file():
             by_config.setdefault(run.config, []).append(run_behaviour(trace))
+            summaries.setdefault(run.config, []).append(run.summary)
     rows = []
     for config, seen in sorted(by_config.items()):
+        earlier = [s for s in summaries[config] if s.best_before_last]
+        gains = [
+            s.best_improvement - s.improvement
+            for s in earlier
+            if s.best_improvement is not None and s.improvement is not None
+        ]
         steps = sum(b.steps for b in seen)
         ended: dict[str, int] = {}
         for b in seen:
@@ -141,6 +162,9 @@ def behaviour_by_config(runs: Sequence[ReportRun]) -> list[ConfigBehaviour]:
                 ended=dict(sorted(ended.items())),
                 repeat_climbs=sum(b.repeat_climbs for b in seen),
                 repeat_climbs_changing=sum(b.repeat_climbs_changing for b in seen),
+                best_earlier=len(earlier),
+                best_gain=sum(gains) / len(gains) if gains else None,
+                last_invalid=sum(1 for s in earlier if s.score is None),
             )
         )
     return rows
@@ -158,7 +182,10 @@ def behaviour_markdown(rows: Sequence[ConfigBehaviour]) -> str:
         "trims: prompts sent again with fewer shown steps; steps repeating the last: steps "
         "with the same action and input as the step before, as a share of all steps; repeat "
         "climbs that changed the step: steps climbed for a repeat whose action or input then "
-        "differed from the step before, of all such steps (over all runs).",
+        "differed from the step before, of all such steps (over all runs); best before the "
+        "last step: runs whose best-scoring step came before the last step and beat it (or "
+        "the last step could not be scored), with how much better the best was on average, "
+        "in points of improvement over the baseline (where both were valid).",
     ]
     return "\n".join(lines) + "\n"
 
@@ -178,9 +205,5 @@ def _count(events: Sequence[dict[str, Any]], kind: str) -> int:
 
 
 def _failed_script_run(step: dict[str, Any]) -> bool:
-    if step["action"] != "Execute Script":
-        return False
-    observation = str(step.get("observation", ""))
-    if observation.startswith(IGNORED_NOTE_START):  # the parser's note comes first, one line
-        observation = observation.partition("\n")[2]
-    return not observation.startswith(CLEAN_RUN)
+    action = str(step["action"])
+    return action == "Execute Script" and not ran_cleanly(action, str(step.get("observation", "")))

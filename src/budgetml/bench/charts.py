@@ -82,7 +82,10 @@ def scatter_svg(points: Sequence[Point], title: str, money: Callable[[float], st
             f'<polyline class="pareto" points="{path}" fill="none" stroke="#888" '
             'stroke-dasharray="4 3"/>'
         )
-    for point in points:
+    labels = place_labels(
+        [(x(p.cost_usd), y(p.success_pct), p.label) for p in points], (left, top, width - right)
+    )
+    for point, (lx, ly, anchor) in zip(points, labels, strict=True):
         cx, cy = x(point.cost_usd), y(point.success_pct)
         on_front = " front" if point in front else ""
         tip = (
@@ -94,11 +97,122 @@ def scatter_svg(points: Sequence[Point], title: str, money: Callable[[float], st
             f'cx="{cx:.1f}" cy="{cy:.1f}" r="6" fill="{point.color}" stroke="#222" '
             f'stroke-width="{1.5 if on_front else 0.5}"><title>{escape(tip)}</title></circle>'
         )
-        anchor = "end" if cx > width - right - 60 else "start"
-        dx = -9 if anchor == "end" else 9
+        if abs(ly - (cy - 8)) > 1 or abs(lx - cx) > 10:  # moved away: a leader to its point
+            parts.append(
+                f'<line class="leader" x1="{cx:.1f}" y1="{cy:.1f}" x2="{lx:.1f}" '
+                f'y2="{ly - 4:.1f}" stroke="#999" stroke-width="0.6"/>'
+            )
         parts.append(
-            f'<text x="{cx + dx:.1f}" y="{cy - 8:.1f}" text-anchor="{anchor}" {_FONT}>'
+            f'<text class="label" x="{lx:.1f}" y="{ly:.1f}" text-anchor="{anchor}" {_FONT}>'
             f"{escape(point.label)}</text>"
+        )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+_CHAR_W, _LINE_H = 6.6, 13.0
+"""A generous width of one character and the height of one line at font-size 11."""
+
+
+def place_labels(
+    points: Sequence[tuple[float, float, str]], bounds: tuple[float, float, float]
+) -> list[tuple[float, float, str]]:
+    """(x, y, text-anchor) for each point's label such that no two labels overlap.
+
+    Each label tries the spots beside its point (above right, above left, below right, below
+    left), then the same further up and down in steps of one line; points that sit together
+    (all at 0%, say) get their labels stacked. `bounds`: left, top and right edge of the plot.
+    """
+    left, top, right = bounds
+    placed: list[tuple[float, float, float, float]] = []
+    out: list[tuple[float, float, str]] = []
+    for cx, cy, text in points:
+        width = _CHAR_W * len(text)
+        choice = None
+        for lift in range(12):
+            for dy in (-8 - _LINE_H * lift, 14 + _LINE_H * lift):
+                for anchor in ("start", "end"):
+                    x0 = cx + 9 if anchor == "start" else cx - 9 - width
+                    box = (x0, cy + dy - 10, x0 + width, cy + dy + 3)
+                    inside = box[0] >= left - 50 and box[2] <= right + 20 and box[1] >= top - 20
+                    if inside and not any(_overlap(box, other) for other in placed):
+                        choice = (box, cx + 9 if anchor == "start" else cx - 9, cy + dy, anchor)
+                        break
+                if choice:
+                    break
+            if choice:
+                break
+        if choice is None:  # nowhere free: below the lowest label
+            lowest = max((b[3] for b in placed), default=cy)
+            box = (cx + 9, lowest + 1, cx + 9 + width, lowest + 1 + _LINE_H)
+            choice = (box, cx + 9, lowest + 11, "start")
+        placed.append(choice[0])
+        out.append((choice[1], choice[2], choice[3]))
+    return out
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@dataclass(frozen=True)
+class ScorePoint:
+    step: int
+    value: float | None
+    best: bool = False
+
+
+def score_steps_svg(
+    scores: Sequence[ScorePoint], baseline: float | None, steps: int, metric: str
+) -> str:
+    """A small chart of the score after each scored step: the line joins valid scores, the
+    best is a larger dot, an invalid score is a red cross at the bottom; dashed: the baseline."""
+    width, height, left, right, top, bottom = 300, 110, 46, 10, 10, 24
+    values = [s.value for s in scores if s.value is not None]
+    values += [] if baseline is None else [baseline]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    if high - low < 1e-12:
+        low, high = low - 0.5 * abs(low or 1), high + 0.5 * abs(high or 1)
+    last = max([steps, 1, *(s.step for s in scores)])
+
+    def x(step: float) -> float:
+        return left + (width - left - right) * step / last
+
+    def y(value: float) -> float:
+        return top + (height - top - bottom) * (1 - (value - low) / (high - low))
+
+    parts = [_open_svg(width, height, "scores", f"{metric} after each scored step")]
+    parts.append(_grid_line(left, width - right, y(high), f"{high:.3g}"))
+    parts.append(_grid_line(left, width - right, y(low), f"{low:.3g}"))
+    parts.append(_axes(left, top, width - right, height - bottom))
+    parts.append(
+        f'<text x="{(left + width - right) / 2}" y="{height - 4}" text-anchor="middle" '
+        f"{_FONT}>step (of {steps})</text>"
+    )
+    if baseline is not None:
+        parts.append(
+            f'<line class="baseline" x1="{left}" y1="{y(baseline):.1f}" x2="{width - right}" '
+            f'y2="{y(baseline):.1f}" stroke="#888" stroke-dasharray="4 3">'
+            f"<title>baseline {baseline:.6g}</title></line>"
+        )
+    valid = [s for s in scores if s.value is not None]
+    if len(valid) > 1:
+        line = " ".join(f"{x(s.step):.1f},{y(s.value or 0):.1f}" for s in valid)
+        parts.append(f'<polyline points="{line}" fill="none" stroke="{PALETTE[0]}"/>')
+    for score in scores:
+        if score.value is None:
+            cx, cy = x(score.step), height - bottom - 4
+            parts.append(
+                f'<path class="invalid" d="M{cx - 3:.1f},{cy - 3:.1f}l6,6m0,-6l-6,6" '
+                f'stroke="#b3261e" stroke-width="1.5"><title>step {score.step}: invalid'
+                "</title></path>"
+            )
+            continue
+        css = "score best" if score.best else "score"
+        parts.append(
+            f'<circle class="{css}" cx="{x(score.step):.1f}" cy="{y(score.value):.1f}" '
+            f'r="{4.5 if score.best else 2.5}" fill="{PALETTE[1] if score.best else PALETTE[0]}">'
+            f"<title>step {score.step}: {metric} {score.value:.6g}</title></circle>"
         )
     parts.append("</svg>")
     return "\n".join(parts)

@@ -17,7 +17,7 @@ from budgetml.bench.behaviour import (
     behaviour_by_config,
     write_behaviour,
 )
-from budgetml.bench.charts import Point, bars_svg, color_for, scatter_svg
+from budgetml.bench.charts import Point, bars_svg, color_for, scatter_svg, score_steps_svg
 from budgetml.bench.report import (
     AVERAGE,
     Cell,
@@ -30,10 +30,14 @@ from budgetml.bench.report import (
     success_text,
     write_tables,
 )
-from budgetml.bench.trace_view import StepView, read_steps, short_model, truncate
+from budgetml.bench.trace_view import StepView, read_scores, read_steps, short_model, truncate
+from budgetml.summary import RunSummary
 
 OBSERVATION_CHARS = 1500
 INPUT_CHARS = 400
+TASK_MAJOR_CONFIGS = 3
+"""Up to this many configurations the table has a row per task (three columns per config);
+with more it has the paper's layout, a row per configuration, so it fits the page."""
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:0 20px 60px;
@@ -58,6 +62,7 @@ white-space:nowrap}pre{white-space:pre-wrap;word-break:break-word;margin:0;max-h
 overflow:auto;font-size:12px;background:#f7f7f9;padding:4px}
 .mark{display:block;font-size:12px}.esc{color:#8a4b00}.expert{color:#6b2fa3}.ff{color:#666}
 .model{overflow-wrap:anywhere}table.trace td:nth-child(2){min-width:11em}
+.wide{overflow-x:auto;max-width:100%}svg.scores{display:block;margin:4px 0}
 """
 
 _SCRIPT = """
@@ -97,7 +102,7 @@ def render_html(table: Table, runs: Sequence[ReportRun], folder: Path, title: st
         '<a href="#per-task">Per task</a><a href="#behaviour">Behaviour</a>'
         '<a href="#runs">Runs</a></nav>',
         '<section id="table"><h2>Success rate and average cost per run</h2>',
-        _results_table(table, runs),
+        f'<div class="wide">{_results_table(table, runs)}</div>',
         "<p>Success: more than 10% better than the baseline; n = runs. Cost: average per run, "
         "pay-as-you-go / with free-tier models at $0. Average: mean over tasks (each task "
         "weighs the same). Click a cell for its runs.</p></section>",
@@ -114,7 +119,7 @@ def render_html(table: Table, runs: Sequence[ReportRun], folder: Path, title: st
         bars_svg(table.tasks, table.configs, lambda t, c: _pct(table.cells[(t, c)]), colors),
         "</section>",
         '<section id="behaviour"><h2>What the agents did</h2>',
-        _behaviour_table(behaviour_by_config(runs)),
+        f'<div class="wide">{_behaviour_table(behaviour_by_config(runs))}</div>',
         "<p>Per run on average, counted from each finished run's trace (behaviour.md explains "
         "each column).</p></section>",
         '<section id="runs"><h2>Runs</h2>',
@@ -139,6 +144,8 @@ def _behaviour_table(rows: Sequence[ConfigBehaviour]) -> str:
 
 
 def _results_table(table: Table, runs: Sequence[ReportRun]) -> str:
+    if len(table.configs) > TASK_MAJOR_CONFIGS:
+        return _results_by_config(table, runs)
     head = "".join(f'<th colspan="3">{escape(c)}</th>' for c in table.configs)
     sub = "<th>success</th><th>$/run</th><th>$/run free tier</th>" * len(table.configs)
     rows = [
@@ -153,6 +160,27 @@ def _results_table(table: Table, runs: Sequence[ReportRun]) -> str:
             tds.append(f'<td class="num">{escape(money(cell, paid=False))}</td>')
         css = ' class="average"' if name == AVERAGE else ""
         rows.append(f"<tr{css}><th>{escape(name)}</th>{''.join(tds)}</tr>")
+    rows.append("</tbody></table>")
+    return "\n".join(rows)
+
+
+def _results_by_config(table: Table, runs: Sequence[ReportRun]) -> str:
+    """One row per configuration: its success per task, then its averages."""
+    head = "".join(f"<th>{escape(task)}</th>" for task in table.tasks)
+    rows = [
+        '<table class="results by-config" id="results-table">',
+        f"<thead><tr><th>config</th>{head}<th>{AVERAGE}</th><th>$/run</th>"
+        "<th>$/run free tier</th></tr></thead><tbody>",
+    ]
+    for config in table.configs:
+        average = table.average(config)
+        tds = [_success_td(task, config, table.cells[(task, config)], runs) for task in table.tasks]
+        tds += [
+            f'<td class="num">{escape(success_text(average))}</td>',
+            f'<td class="num">{escape(money(average, paid=True))}</td>',
+            f'<td class="num">{escape(money(average, paid=False))}</td>',
+        ]
+        rows.append(f"<tr><th>{escape(config)}</th>{''.join(tds)}</tr>")
     rows.append("</tbody></table>")
     return "\n".join(rows)
 
@@ -231,6 +259,9 @@ def _run_details(run: ReportRun, folder: Path) -> str:
         f"seed {run.seed} · {escape(words)}{escape(cost)}</summary>",
         _facts(run, folder),
     ]
+    scores = read_scores(run.run_dir)
+    if scores and s is not None:
+        parts.append(score_steps_svg(scores, s.baseline, s.steps, s.metric))
     steps = read_steps(run.run_dir)
     if steps is None:
         parts.append("<p>No trace.jsonl in the run directory.</p>")
@@ -255,6 +286,7 @@ def _facts(run: ReportRun, folder: Path) -> str:
             (f"baseline {s.metric}", escape(f"{s.baseline} ({s.baseline_source})")),
             (f"final {s.metric}", escape(score)),
             ("improvement", escape(f"{change} ({better} is better)")),
+            *_best_row(s),
             ("cost", escape(f"{dollars(s.cost_usd)} (free tier {dollars(s.cost_usd_free_tier)})")),
             (
                 "escalations · expert calls · format failures",
@@ -266,6 +298,14 @@ def _facts(run: ReportRun, folder: Path) -> str:
             rows.append(("final answer", escape(truncate(s.final_answer, 600))))
     items = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows)
     return f'<dl class="facts">{items}</dl>'
+
+
+def _best_row(s: RunSummary) -> list[tuple[str, str]]:
+    if s.best_step is None or s.best_score is None:
+        return []
+    change = "n/a" if s.best_improvement is None else f"{s.best_improvement:+.1%}"
+    where = "the last step" if s.best_step >= s.steps else f"step {s.best_step} of {s.steps}"
+    return [(f"best {s.metric}", escape(f"{s.best_score:.6g} at {where} ({change})"))]
 
 
 def _trace_table(steps: Sequence[StepView]) -> str:

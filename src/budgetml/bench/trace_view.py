@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from budgetml.bench.charts import ScorePoint
 from budgetml.trace import read_trace
 
 
@@ -95,3 +96,16 @@ def truncate(text: str, limit: int) -> str:
         return text
     head, tail = limit * 2 // 3, limit // 3
     return f"{text[:head]}\n… {len(text) - head - tail} characters left out …\n{text[-tail:]}"
+
+
+def read_scores(run_dir: Path) -> list[ScorePoint]:
+    """The run's `score` events in order; only the overall best (the last new best) is marked."""
+    trace = run_dir / "trace.jsonl"
+    if not trace.is_file():
+        return []
+    events = [e for e in read_trace(trace) if e.get("event") == "score" and "step" in e]
+    best = max((i for i, e in enumerate(events) if e.get("best")), default=None)
+    return [
+        ScorePoint(int(e["step"]), None if e.get("value") is None else float(e["value"]), i == best)
+        for i, e in enumerate(events)
+    ]
