@@ -1,6 +1,6 @@
 import pytest
 
-from budgetml.summary import improvement, is_success
+from budgetml.summary import RunSummary, improvement, is_success
 
 
 @pytest.mark.parametrize(
@@ -25,3 +25,37 @@ def test_success_means_more_than_ten_percent_better(
 def test_improvement_is_relative_to_the_baseline() -> None:
     assert improvement(3.0, 2.0) == pytest.approx(0.5)
     assert improvement(-1.0, -2.0) == pytest.approx(0.5)
+
+
+def summary(**fields: object) -> RunSummary:
+    base: dict[str, object] = {
+        "task": "t", "config": "c", "seed": 0, "status": "completed", "steps": 5,
+        "metric": "accuracy", "higher_is_better": True, "baseline": 0.6,
+        "baseline_source": "task.yaml", "score": 0.4, "score_error": None,
+        "improvement": -1 / 3, "success": False, "cost_usd": 0.0, "cost_usd_free_tier": 0.0,
+        "spent_usd": 0.0, "tokens": {}, "escalations": 0, "expert_calls": 0,
+        "format_failures": 0, "wall_seconds": 1.0, "final_answer": None, "error": None,
+    }  # fmt: skip
+    return RunSummary.model_validate({**base, **fields})
+
+
+def test_a_summary_written_before_best_scores_existed_still_reads() -> None:
+    old = summary()
+    assert (old.best_score, old.best_step, old.best_success) == (None, None, False)
+    assert old.best_before_last is False
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"best_score": 0.9, "best_step": 2}, True),  # improved, then ruined
+        ({"best_score": 0.9, "best_step": 2, "score": None}, True),  # the last is invalid
+        ({"best_score": 0.4, "best_step": 5}, False),  # the best is the last step
+        ({"best_score": 0.4, "best_step": 2}, False),  # a tie is not better
+        ({"best_score": 0.3, "best_step": 2, "higher_is_better": False}, True),
+    ],
+)
+def test_the_best_came_before_the_last_step_only_when_it_beat_it(
+    fields: dict[str, object], expected: bool
+) -> None:
+    assert summary(**fields).best_before_last is expected
