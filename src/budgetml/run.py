@@ -225,10 +225,12 @@ def _set_up(
         **identity,
         metric=task.spec.metric,
         higher_is_better=task.spec.higher_is_better,
+        direction=task.describe_direction(),
         python=python,
         budgetml_version=__version__,
         code_commit=code_commit(),
     )
+    on_note(f"{task.spec.metric}: {task.describe_direction()}")
     task.prepare(on_note)
     on_note("measuring the baseline" if task.spec.baseline is None else "baseline from task.yaml")
     baseline = task.measure_baseline(sandbox, python, run_dir)
@@ -341,6 +343,8 @@ def _summarise(
         steps=len(outcome.steps),
         metric=task.spec.metric,
         higher_is_better=task.spec.higher_is_better,
+        direction_reason=task.direction_reason,
+        direction_guessed=task.direction_guessed,
         baseline=baseline.value,
         baseline_source=baseline.source,
         score=score.value,

@@ -27,6 +27,9 @@ class RunSummary(BaseModel):
     steps: int
     metric: str
     higher_is_better: bool
+    direction_reason: str | None = None
+    """Why the metric runs in that direction (task.yaml, the research problem's words, ...)."""
+    direction_guessed: bool | None = None
     baseline: float | None
     baseline_source: str
     score: float | None

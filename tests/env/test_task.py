@@ -184,3 +184,65 @@ def test_an_env_that_is_a_file_is_named(mlab_task: Path) -> None:
     (mlab_task / "env").write_text("not a folder")
     with pytest.raises(TaskError, match="env must be a folder"):
         load_task(mlab_task)
+
+
+def test_a_folder_without_task_yaml_takes_the_direction_from_the_problem(mlab_task: Path) -> None:
+    (mlab_task / "scripts/research_problem.txt").write_text(
+        "The evaluation metric is the root mean squared error of the predictions (lower is better)."
+    )
+    task = load_task(mlab_task)
+    assert task.spec.higher_is_better is False
+    assert "lower is better" in task.describe_direction()
+    assert not task.direction_guessed
+
+
+def test_prepare_runs_again_when_what_it_made_in_the_folder_is_missing(
+    mlab_task: Path, private_data_root: Path
+) -> None:
+    (mlab_task / "scripts/prepare.py").write_text(
+        "from pathlib import Path\n"
+        "Path('../env/data').mkdir(exist_ok=True)\n"
+        "Path('../env/data/train.csv').write_text('x\\n1\\n')\n"
+        "with open('runs.log', 'a') as log:\n"
+        "    log.write('ran\\n')\n"
+    )
+    task = load_task(mlab_task)
+    task.prepare()
+    task.prepare()
+    assert (mlab_task / "scripts/runs.log").read_text() == "ran\n"
+    shutil.rmtree(mlab_task / "env/data")  # the folder made again: a fresh clone, git clean
+    task.prepare()
+    assert (mlab_task / "env/data/train.csv").is_file()
+    assert (mlab_task / "scripts/runs.log").read_text() == "ran\nran\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"x" * 50_000_000, "is 50,000,000 bytes; a research problem must be at most"),
+        (bytes(range(256)) * 64, "is not text"),
+    ],
+)
+def test_a_huge_or_binary_research_problem_is_refused_in_one_line(
+    mlab_task: Path, content: bytes, message: str
+) -> None:
+    (mlab_task / "scripts/research_problem.txt").write_bytes(content)
+    with pytest.raises(TaskError, match=message) as caught:
+        load_task(mlab_task)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_self_timed_runtime_task_is_measured_again_not_taken_from_the_last_run(
+    mlab_task: Path, tmp_path: Path
+) -> None:
+    (mlab_task / "scripts/research_problem.txt").write_text("Cut the runtime of train.py.")
+    (mlab_task / "env/train.py").write_text(
+        "import time\nstart = time.time()\ntime.sleep(0.2)\n"
+        "open('submission.csv', 'w').write(str(time.time() - start))\n"
+    )
+    task = load_task(mlab_task)
+    workspace = tmp_path / "ws"
+    task.make_workspace(workspace)
+    (workspace / "submission.csv").write_text("0.0001\n")  # what a last run "wrote"
+    score = task.score(workspace, sandbox(tmp_path), PYTHON)
+    assert score.value is not None and score.value > 0.1

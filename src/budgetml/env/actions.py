@@ -63,6 +63,8 @@ def execute(action: Action, context: ActionContext, args: Mapping[str, Any], lim
         observation = f"Error: {exc}"
     except OSError as exc:  # a file that vanished, a FIFO, no permission: the agent's business
         observation = f"Error: {exc.strerror or exc}"
+    except (RuntimeError, ValueError) as exc:  # a loop of links, a path the OS cannot take
+        observation = f"Error: this path cannot be used ({type(exc).__name__}: {exc})"
     # an undecodable file name comes back as lone surrogates, which no prompt or terminal takes
     return truncate_middle(_SURROGATE.sub("\ufffd", observation), limit)
 

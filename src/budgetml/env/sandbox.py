@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
@@ -30,6 +31,9 @@ Isolation = Literal["auto", "bubblewrap", "process"]
 
 _log = logging.getLogger(__name__)
 _warned: set[str] = set()
+
+SCORING_FOLDER = "scoring"
+"""Inside the sandbox's scratch folder: where `env/scoring.py` copies labels while it scores."""
 
 _PASSED_THROUGH = (
     "PATH",
@@ -54,6 +58,9 @@ class ScriptResult:
     seconds: float
     reason: str | None = None
     """What stopped the script, in a few words, when a limit, a signal or the clock did."""
+    busy_share: float | None = None
+    """With `run(metered=True)`: the share of its main thread's life it did not spend waiting
+    for a CPU held by others (Linux's schedstat); None where that cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +129,12 @@ class Sandbox:
     @classmethod
     def for_run(cls, run_dir: Path, settings: SandboxConfig, task_dir: Path) -> Sandbox:
         """A run's sandbox: the run directory (but the workspace) and the task folder (but its
-        `env/`, which the agent gets anyway) are hidden from scripts."""
+        `env/`, which the agent gets anyway) are hidden from scripts.
+
+        Building it removes the scoring folder a killed process left in the run's scratch
+        folder: it may hold a copy of the task's labels (see `env/scoring.py`).
+        """
+        shutil.rmtree(run_dir / "scratch" / SCORING_FOLDER, ignore_errors=True)
         policy = SandboxPolicy.from_config(
             settings, hidden=(run_dir, task_dir), readable=(task_dir / "env",)
         )
@@ -136,39 +148,36 @@ class Sandbox:
         *,
         writable: Sequence[Path] = (),
         readable: Sequence[Path] = (),
+        pass_fds: Sequence[int] = (),
+        metered: bool = False,
     ) -> ScriptResult:
         """Run `argv` in `cwd`, the only writable place besides `writable`; kill all it left.
 
-        `readable`: paths it must read although they may lie inside a hidden one.
+        `readable`: paths it must read although they may lie inside a hidden one. `pass_fds`:
+        file descriptors the script inherits (under the same numbers). `metered`: also say how
+        much of its time the script waited for a CPU (`ScriptResult.busy_share`).
         """
-        self.scratch.mkdir(parents=True, exist_ok=True)
-        writable = _resolved([cwd, *writable])
-        readable = _resolved(readable)
-        uid = _uid_for_root() if self.isolation == "bubblewrap" else None
-        command = self._command(list(argv), writable, readable, timeout_s, uid)
+        busy: float | None = None
         started = time.monotonic()
-        with (
-            tempfile.TemporaryFile(dir=self.scratch) as sink,
-            bubblewrap.lent_to(uid, [*writable, *readable]),
-        ):
-            process = subprocess.Popen(
-                command,
-                cwd=cwd,
-                env=scrubbed_environment(self.scratch),
-                stdin=subprocess.DEVNULL,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            timed_out = False
-            try:
-                process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                if self.isolation == "bubblewrap":
-                    _stop_namespace(process)
-            _kill_group(process.pid)
-            process.wait()
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=self.scratch) as sink:
+            with self.started(
+                argv,
+                cwd,
+                timeout_s,
+                writable=writable,
+                readable=readable,
+                output=sink,
+                pass_fds=pass_fds,
+            ) as process:
+                timed_out = False
+                try:
+                    if metered:
+                        busy = _wait_metered(process, self.script_pid(process), timeout_s)
+                    else:
+                        process.wait(timeout=timeout_s)
+                except subprocess.TimeoutExpired:
+                    timed_out = True
             output = _read_head_and_tail(sink, self.output_limit_chars)
         code = None if timed_out else _exit_code(process.returncode, self.isolation)
         return ScriptResult(
@@ -177,7 +186,61 @@ class Sandbox:
             timed_out=timed_out,
             seconds=time.monotonic() - started,
             reason=_reason(code, timed_out, output, self.policy.limits, timeout_s),
+            busy_share=busy,
         )
+
+    @contextlib.contextmanager
+    def started(
+        self,
+        argv: Sequence[str],
+        cwd: Path,
+        timeout_s: float,
+        *,
+        output: IO[bytes],
+        writable: Sequence[Path] = (),
+        readable: Sequence[Path] = (),
+        stdin: int | None = None,
+        stdout: int | None = None,
+        pass_fds: Sequence[int] = (),
+    ) -> Iterator[subprocess.Popen[bytes]]:
+        """`argv` started as `run` starts it, for as long as the block lasts; then it and all it
+        left are killed. Its stderr (and stdout, unless `stdout` is given) go to `output`."""
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        writable = _resolved([cwd, *writable])
+        readable = _resolved(readable)
+        uid = _uid_for_root() if self.isolation == "bubblewrap" else None
+        command = self._command(list(argv), writable, readable, timeout_s, uid)
+        with bubblewrap.lent_to(uid, [*writable, *readable]):
+            process = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=scrubbed_environment(self.scratch),
+                stdin=subprocess.DEVNULL if stdin is None else stdin,
+                stdout=output if stdout is None else stdout,
+                stderr=output if stdout is not None else subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=tuple(pass_fds),
+            )
+            try:
+                yield process
+            finally:
+                if process.poll() is None and self.isolation == "bubblewrap":
+                    _stop_namespace(process)
+                _kill_group(process.pid)
+                process.wait()
+
+    def script_pid(self, process: subprocess.Popen[bytes]) -> int | None:
+        """The pid (as we see it) of the script `started` runs: bwrap's child's child under
+        bubblewrap, the launcher (which becomes the script) otherwise."""
+        if self.isolation == "process":
+            return process.pid
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and process.poll() is None:
+            pid = _first_descendant_not_bwrap(process.pid)
+            if pid is not None:
+                return pid
+            time.sleep(0.01)
+        return None
 
     def _command(
         self,
@@ -270,6 +333,56 @@ def _stop_namespace(process: subprocess.Popen[bytes]) -> None:
             os.kill(int(pid), signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=30)
+
+
+def _wait_metered(
+    process: subprocess.Popen[bytes], pid: int | None, timeout_s: float
+) -> float | None:
+    """Wait for `process` (TimeoutExpired after `timeout_s`), reading the script's schedstat
+    every 20 ms; the share of its life (wall-clock) it did not spend waiting for a CPU."""
+    started = time.monotonic()
+    deadline = started + timeout_s
+    fd = None
+    with contextlib.suppress(OSError):
+        fd = None if pid is None else os.open(f"/proc/{pid}/task/{pid}/schedstat", os.O_RDONLY)
+    ran = waited = 0
+    try:
+        while True:
+            if fd is not None:
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    fields = os.pread(fd, 256, 0).split()
+                    ran, waited = int(fields[0]), int(fields[1])
+            try:
+                process.wait(timeout=min(0.02, max(0.0, deadline - time.monotonic())))
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() >= deadline:
+                    raise
+    finally:
+        if fd is not None:
+            os.close(fd)
+    lived = time.monotonic() - started
+    return max(0.05, 1 - waited / 1e9 / lived) if ran > 0 and lived > 0 else None
+
+
+def _first_descendant_not_bwrap(pid: int) -> int | None:
+    """The first process below `pid` (breadth first) that is not bwrap itself."""
+    queue = [pid]
+    while queue:
+        current = queue.pop(0)
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            try:
+                name = Path(f"/proc/{child}/comm").read_text().strip()
+            except OSError:
+                continue
+            if name != "bwrap":
+                return child
+            queue.append(child)
+    return None
 
 
 def _kill_group(pgid: int) -> None:

@@ -4,30 +4,31 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from budgetml.config import describe_validation_error
 from budgetml.data.paths import data_root
-from budgetml.env import eval_driver
+from budgetml.env.actions import looks_binary
+from budgetml.env.direction import guess_direction
 from budgetml.env.sandbox import Sandbox
+from budgetml.env.scoring import Score, clean_copy, score_workspace
 from budgetml.errors import TaskError
 
-_SPEED_WORDS = re.compile(
-    r"\b(run ?time|runtimes?|execution (time|speed)|speed( ?up)?|faster|latency|"
-    r"inference time|wall[- ]clock|seconds)\b",
-    re.IGNORECASE,
-)
+__all__ = ["Baseline", "Score", "Task", "TaskSpec", "find_task", "load_task"]
+
+MAX_PROBLEM_BYTES = 100_000
+"""A research problem is a goal of a few paragraphs (MLAgentBench's are 1-3 kB); one this long
+would cost about 25,000 tokens in every prompt of the run."""
 
 
 class TaskSpec(BaseModel):
@@ -45,12 +46,11 @@ class TaskSpec(BaseModel):
     starter_script: str = "train.py"
     script_timeout_s: float = Field(default=600, gt=0)
     eval_timeout_s: float = Field(default=600, gt=0)
-
-
-@dataclass(frozen=True)
-class Score:
-    value: float | None
-    error: str | None = None
+    measured_by: Literal["eval.py", "starter"] | None = None
+    """A timed task's number comes from eval.py timing the code itself, or from the time the
+    starter script writes (MLAgentBench's runtime tasks); None: the metric is not a time."""
+    measurements: int = Field(default=3, ge=1, le=20)
+    """A timed task is measured this many times, baseline and final alike; the best counts."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,8 @@ class Task:
     spec: TaskSpec
     research_problem: str
     read_only: tuple[str, ...]
+    direction_reason: str = "task.yaml says so"
+    direction_guessed: bool = False
 
     @property
     def name(self) -> str:
@@ -79,9 +81,19 @@ class Task:
         return self.root / "scripts"
 
     def with_direction(self, higher_is_better: bool) -> Task:
+        if higher_is_better == self.spec.higher_is_better:
+            return self
         return replace(
-            self, spec=self.spec.model_copy(update={"higher_is_better": higher_is_better})
+            self,
+            spec=self.spec.model_copy(update={"higher_is_better": higher_is_better}),
+            direction_reason="chosen for this run (--higher-is-better/--lower-is-better)",
+            direction_guessed=False,
         )
+
+    def describe_direction(self) -> str:
+        way = "higher" if self.spec.higher_is_better else "lower"
+        guess = "; a guess: set --higher-is-better or --lower-is-better, or write task.yaml"
+        return f"{way} is better ({self.direction_reason}{guess if self.direction_guessed else ''})"
 
     @property
     def data_dir(self) -> Path:
@@ -97,23 +109,26 @@ class Task:
             shutil.copytree(prepared, destination, symlinks=True, dirs_exist_ok=True)
 
     def prepare(self, on_note: Callable[[str], None] = lambda note: None) -> None:
-        """Run the task's `scripts/prepare.py` once per version of it.
+        """Run the task's `scripts/prepare.py` unless what it made last time is all there.
 
         It runs as `python prepare.py DATA_DIR` in `scripts/`, outside the sandbox: it is the
         task author's code and may need the package registries. Ours write `DATA_DIR/env`
         (copied into each workspace) and `DATA_DIR/private` (test labels, seen only by
-        eval.py); MLAgentBench's ignore the argument and fill `env/` themselves.
+        eval.py); MLAgentBench's ignore the argument and fill `env/` themselves. The stamp in
+        DATA_DIR holds the script's hash and every file it made, in DATA_DIR and in the task
+        folder: a changed script, or a folder made again (a fresh clone, `git clean`), prepares
+        again.
         """
         prepare = self.scripts_dir / "prepare.py"
         if not prepare.is_file():
             return
-        stamp = self.data_dir / ".prepared"
         version = hashlib.sha256(prepare.read_bytes()).hexdigest()
-        if stamp.is_file() and stamp.read_text("utf-8").strip() == version:
+        if self._prepared(version):
             return
-        on_note(f"preparing the data of {self.name} (once)")
+        on_note(f"preparing the data of {self.name}")
         shutil.rmtree(self.data_dir, ignore_errors=True)
         self.data_dir.mkdir(parents=True)
+        before = _files(self.root)
         try:
             result = subprocess.run(
                 [sys.executable, "prepare.py", str(self.data_dir)],
@@ -129,49 +144,110 @@ class Task:
         if result.returncode != 0:
             why = f"exit code {result.returncode}): {_last_line(result.stderr + result.stdout)}"
             raise TaskError(f"{prepare} failed ({why}")
-        stamp.write_text(version + "\n", encoding="utf-8")
+        made = sorted(_files(self.root) - before)
+        self._write_stamp(version, made)
+
+    def _prepared(self, version: str) -> bool:
+        stamp = self.data_dir / ".prepared"
+        try:
+            text = stamp.read_text("utf-8")
+        except OSError:
+            return False
+        try:
+            record = json.loads(text)
+        except ValueError:  # a stamp of before 0.x: the hash alone; keep it if data is there
+            if text.strip() != version or not _files(self.data_dir) - {".prepared"}:
+                return False
+            self._write_stamp(version, [])
+            return True
+        if not isinstance(record, dict) or record.get("version") != version:
+            return False
+        folders = ((self.root, record.get("made", [])), (self.data_dir, record.get("data", [])))
+        return all((folder / name).is_file() for folder, names in folders for name in names)
+
+    def _write_stamp(self, version: str, made: list[str]) -> None:
+        data = sorted(_files(self.data_dir) - {".prepared"})
+        record = {"version": version, "made": made, "data": data}
+        (self.data_dir / ".prepared").write_text(json.dumps(record) + "\n", encoding="utf-8")
 
     def score(self, workspace: Path, sandbox: Sandbox, python: str) -> Score:
-        """Score `workspace` with `scripts/eval.py`, run on a private copy of the scripts."""
-        with tempfile.TemporaryDirectory(prefix="budgetml-eval-") as tmp:
-            scripts = Path(tmp) / "scripts"
-            shutil.copytree(self.scripts_dir, scripts)
-            private = self.data_dir / "private"
-            if private.is_dir():
-                shutil.copytree(private, scripts, dirs_exist_ok=True)
-            driver = Path(tmp) / "budgetml_eval_driver.py"
-            shutil.copyfile(eval_driver.__file__, driver)
-            argv = [python, str(driver), str(scripts / "eval.py"), str(workspace.resolve())]
-            result = sandbox.run(
-                argv, scripts, self.spec.eval_timeout_s, writable=[Path(tmp)], readable=[workspace]
-            )
-        if result.timed_out:
-            return Score(None, f"eval.py timed out after {self.spec.eval_timeout_s:g} s")
-        for line in reversed(result.output.splitlines()):
-            if line.startswith(eval_driver.MARKER):
-                outcome = json.loads(line.removeprefix(eval_driver.MARKER))
-                if "score" in outcome:
-                    return Score(float(outcome["score"]))
-                return Score(None, str(outcome["error"]))
-        return Score(None, f"eval.py ended without a score: {_last_line(result.output)}")
+        """Score `workspace` with `scripts/eval.py` (see `env/scoring.py`); a timed task
+        measures it exactly as its baseline was measured (`measure`)."""
+        if self.spec.measured_by is not None:
+            return self.measure(workspace, sandbox, python)
+        return self._score_once(workspace, sandbox, python)
+
+    def measure(self, workspace: Path, sandbox: Sandbox, python: str) -> Score:
+        """A timed task's number for `workspace`: the best of `measurements` scorings of a
+        scratch copy, each after a run of the starter script when the script writes the time
+        (then after one warm-up run, too), so baseline and final are measured alike."""
+        copy = sandbox.scratch / "measured-workspace"
+        shutil.rmtree(copy, ignore_errors=True)
+        clean_copy(workspace, copy)
+        values: list[float] = []
+        try:
+            runs = self.spec.measured_by == "starter"
+            if runs and isinstance(failed := self._run_starter(copy, sandbox, python), str):
+                return Score(None, failed)
+            for _ in range(self.spec.measurements):
+                busy = self._run_starter(copy, sandbox, python) if runs else None
+                if isinstance(busy, str):
+                    return Score(None, busy)
+                score = self._score_once(copy, sandbox, python)
+                if score.value is None:
+                    return score
+                values.append(_without_waiting(score.value, busy, self.spec.higher_is_better))
+        finally:
+            shutil.rmtree(copy, ignore_errors=True)
+        return Score(max(values) if self.spec.higher_is_better else min(values))
+
+    def _run_starter(self, workspace: Path, sandbox: Sandbox, python: str) -> str | float | None:
+        """Run the starter script in `workspace`: why it failed, or the share of its time it
+        ran rather than waited for a CPU (None where Linux won't say)."""
+        starter = self.spec.starter_script
+        if not (workspace / starter).is_file():
+            return f"{starter} is missing, and this timed task is measured by running it"
+        run = sandbox.run([python, starter], workspace, self.spec.script_timeout_s, metered=True)
+        if run.exit_code == 0:
+            return run.busy_share
+        return f"{starter} failed ({_describe_exit(run.exit_code)}): {_last_line(run.output)}"
+
+    def _score_once(self, workspace: Path, sandbox: Sandbox, python: str) -> Score:
+        private = self.data_dir / "private"
+        return score_workspace(
+            workspace,
+            self.scripts_dir,
+            private if private.is_dir() else None,
+            sandbox,
+            python,
+            self.spec.eval_timeout_s,
+        )
 
     def measure_baseline(self, sandbox: Sandbox, python: str, scratch: Path) -> Baseline:
-        """The task's baseline: from task.yaml, or by running the starter code once here."""
+        """The task's baseline: from task.yaml, or measured on the unchanged starter files."""
         if self.spec.baseline is not None:
             return Baseline(self.spec.baseline, "task.yaml")
         workspace = scratch / "baseline-workspace"
         shutil.rmtree(workspace, ignore_errors=True)
         self.make_workspace(workspace)
         try:
-            starter = self.spec.starter_script
-            how = "scored the unchanged starter files"
-            if (workspace / starter).is_file():
-                run = sandbox.run([python, starter], workspace, self.spec.script_timeout_s)
-                if run.exit_code != 0:
-                    why = f"{starter} failed ({_describe_exit(run.exit_code)}): "
-                    return Baseline(None, f"unknown: {why}{_last_line(run.output)}")
-                how = f"measured by running {starter} once before the agent started"
-            score = self.score(workspace, sandbox, python)
+            if self.spec.measured_by is not None:
+                score = self.measure(workspace, sandbox, python)
+                way = "highest" if self.spec.higher_is_better else "lowest"
+                how = (
+                    f"measured by running {self.spec.starter_script} unchanged, scored "
+                    f"{self.spec.measurements} times (the {way} counts); the final workspace "
+                    "is measured the same way"
+                )
+            else:
+                starter = self.spec.starter_script
+                how = "scored the unchanged starter files"
+                if (workspace / starter).is_file():
+                    failed = self._run_starter(workspace, sandbox, python)
+                    if isinstance(failed, str):
+                        return Baseline(None, f"unknown: {failed}")
+                    how = f"measured by running {starter} once before the agent started"
+                score = self._score_once(workspace, sandbox, python)
         finally:
             shutil.rmtree(workspace, ignore_errors=True)
         if score.value is None:
@@ -216,25 +292,50 @@ def load_task(root: Path) -> Task:
             )
     if not (root / "env").is_dir():
         raise TaskError(f"{root / 'env'} must be a folder: the files copied into each workspace")
-    problem = (root / "scripts/research_problem.txt").read_text("utf-8", errors="replace").strip()
-    if not problem:
-        raise TaskError(f"{root / 'scripts/research_problem.txt'} is empty; write the goal in it")
-    spec = _load_spec(root, problem)
+    problem = _read_problem(root / "scripts/research_problem.txt")
+    spec, reason, guessed = _load_spec(root, problem)
     read_only_file = root / "scripts/read_only_files.txt"
     read_only: tuple[str, ...] = ()
     if read_only_file.is_file():
         lines = read_only_file.read_text("utf-8", errors="replace").splitlines()
         read_only = tuple(_normalise_pattern(line) for line in lines if line.strip())
-    return Task(root=root, spec=spec, research_problem=problem, read_only=read_only)
+    return Task(root, spec, problem, read_only, reason, guessed)
 
 
-def _load_spec(root: Path, problem: str) -> TaskSpec:
+def _read_problem(path: Path) -> str:
+    """The research problem, refused when it is not a short text (it goes in every prompt)."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_PROBLEM_BYTES + 1)
+            size = handle.seek(0, 2)
+    except OSError as exc:
+        raise TaskError(f"cannot read {path}: {exc.strerror}") from None
+    if looks_binary(raw[:8192]):
+        raise TaskError(f"{path} is not text ({size:,} bytes of binary data); write the goal in it")
+    if size > MAX_PROBLEM_BYTES:
+        raise TaskError(
+            f"{path} is {size:,} bytes; a research problem must be at most "
+            f"{MAX_PROBLEM_BYTES:,} bytes (it is sent in every prompt): keep the goal there and "
+            "put long descriptions in env/ for the agent to read"
+        )
+    problem = raw.decode("utf-8", errors="replace").strip()
+    if not problem:
+        raise TaskError(f"{path} is empty; write the goal in it")
+    return problem
+
+
+def _load_spec(root: Path, problem: str) -> tuple[TaskSpec, str, bool]:
+    """The spec, and why its metric runs in its direction (and whether that is a guess)."""
     spec_file = root / "task.yaml"
     if not spec_file.is_file():
-        speed = bool(_SPEED_WORDS.search(problem))
-        return TaskSpec(
-            name=root.name, metric="runtime" if speed else "score", higher_is_better=not speed
+        direction = guess_direction(root.name, problem)
+        spec = TaskSpec(
+            name=root.name,
+            metric=direction.metric,
+            higher_is_better=direction.higher_is_better,
+            measured_by="starter" if direction.metric == "runtime" else None,
         )
+        return spec, direction.reason, direction.guessed
     try:
         data = yaml.safe_load(spec_file.read_text("utf-8", errors="replace")) or {}
     except yaml.YAMLError as exc:
@@ -242,9 +343,26 @@ def _load_spec(root: Path, problem: str) -> TaskSpec:
     if not isinstance(data, dict):
         raise TaskError(f"{spec_file} must be a mapping (name, metric, higher_is_better, ...)")
     try:
-        return TaskSpec.model_validate({"name": root.name, **data})
+        spec = TaskSpec.model_validate({"name": root.name, **data})
     except ValidationError as exc:
         raise TaskError(f"{spec_file}: {describe_validation_error(exc)}") from None
+    way = "true" if spec.higher_is_better else "false"
+    return spec, f"task.yaml says higher_is_better: {way}", False
+
+
+def _without_waiting(value: float, busy: float | None, higher_is_better: bool) -> float:
+    """A time the script measured itself, less the share it spent waiting for a CPU (a rate:
+    more); the built-in speed tasks leave that wait out the same way."""
+    if busy is None or not 0 < busy <= 1:
+        return value
+    return value / busy if higher_is_better else value * busy
+
+
+def _files(folder: Path) -> set[str]:
+    """Every file under `folder`, as paths relative to it."""
+    if not folder.is_dir():
+        return set()
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
 
 
 def _normalise_pattern(line: str) -> str:

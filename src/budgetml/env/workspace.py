@@ -41,7 +41,12 @@ class Workspace:
         if ".." in posix.parts:
             raise WorkspaceError(f"{relative!r} goes outside the workspace ('..' is not allowed)")
         candidate = self.root.joinpath(*posix.parts)
-        resolved = candidate.resolve()
+        try:
+            resolved = candidate.resolve()
+        except (RuntimeError, OSError, ValueError):  # a loop of links, a name too long
+            raise WorkspaceError(
+                f"{relative!r} cannot be followed: it is a loop of links or an invalid path"
+            ) from None
         if resolved != self.root and self.root not in resolved.parents:
             raise WorkspaceError(f"{relative!r} is a link that points outside the workspace")
         return candidate

@@ -8,11 +8,14 @@ implementation generates (`expected.json`, written by prepare.py with reference.
 to this file); otherwise the submission is invalid. The score is the best run's tokens per second.
 Higher is better.
 
-A run's time is its wall-clock time less the time the calling thread spent ready to run but
-waiting for a CPU held by other programs (Linux's /proc/thread-self/schedstat): on a busy machine
-the plain wall-clock time of the same code varies by 20% or more between evaluations. Time spent
-blocked (on helper threads or processes) still counts, so off-loading work does not hide it.
-Where the scheduler statistics cannot be read, the plain wall-clock time is used.
+At scoring time BudgetML runs the imported inference.py in a process of its own (see BudgetML's
+env/submission_host.py): nothing it does to its interpreter reaches this one, and
+`budgetml_submission.timed` times each call from here. A run's time is its wall-clock time less
+the time this thread and the submission's main thread spent ready to run but waiting for a CPU
+held by other programs (Linux's schedstat): on a busy machine the plain wall-clock time of the
+same code varies by 20% or more between evaluations. Time spent blocked (on helper threads or
+processes) still counts, so off-loading work does not hide it. Where the scheduler statistics
+cannot be read, the plain wall-clock time is used.
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import importlib.util  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from types import ModuleType  # noqa: E402
 from typing import Any  # noqa: E402
+
+import budgetml_submission  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -48,34 +52,21 @@ def get_score(submission_folder: str) -> float:
     speeds = []
     for number, run in enumerate(expected["runs"], start=1):
         prompts = [list(prompt) for prompt in run["prompts"]]
-        waited = _runqueue_wait_s()
-        start = time.perf_counter()
         try:
-            outputs = submission.generate(model, prompts, max_new_tokens)
+            outputs, elapsed = budgetml_submission.timed(
+                submission.generate, model, prompts, max_new_tokens
+            )
         except Exception as exc:
             raise ValueError(f"generate raised {type(exc).__name__}: {exc}") from exc
-        elapsed = time.perf_counter() - start
-        waited_after = _runqueue_wait_s()
-        if waited is not None and waited_after is not None:
-            elapsed = max(elapsed - (waited_after - waited), 1e-9)
         _check(outputs, run["outputs"], number)
         speeds.append(len(prompts) * max_new_tokens / elapsed)
     return max(speeds)
-
-
-def _runqueue_wait_s() -> float | None:
-    """Seconds this thread has spent runnable but not running, or None where Linux won't say."""
-    try:
-        return int(Path("/proc/thread-self/schedstat").read_text().split()[1]) / 1e9
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def _load_submission(folder: Path) -> ModuleType:
     path = folder / "inference.py"
     if not path.is_file():
         raise ValueError(f"inference.py is missing from the submission folder {folder}")
-    sys.path.insert(0, str(folder))  # let inference.py import helper modules next to it
     spec = importlib.util.spec_from_file_location("budgetml_llama_submission", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -2,13 +2,17 @@
 
 `get_score(submission_folder)` imports `train.py` from the agent's workspace (under a module name
 other than `__main__`, so its main block does not run), checks that its layer computes exactly
-what the original loop implementation in `reference.py` computes, then times `forward` on the
-same batch as train.py's main block. Lower is better. An invalid submission raises an exception
-whose message says why.
+what the original loop implementation in `reference.py` computes, then times `forward` on
+batches of the same shape, a fresh random batch for each timed run (so that remembering an
+earlier answer does not help). Lower is better. An invalid submission raises an exception whose
+message says why.
 
-A run's time is its wall-clock time less the time the thread spent ready to run but waiting for a
-CPU held by other programs (Linux's /proc/thread-self/schedstat): on a busy machine plain
-wall-clock times of the same code vary by 20% or more. Where Linux won't say, wall time is used.
+At scoring time BudgetML runs the imported train.py in a process of its own (see BudgetML's
+env/submission_host.py): nothing it does to its interpreter reaches this one, and
+`budgetml_submission.timed` times each call from here. A run's time is its wall-clock time less
+the time this thread and the submission's spent ready to run but waiting for a CPU held by other
+programs (Linux's schedstat): on a busy machine plain wall-clock times of the same code vary by
+20% or more. Where Linux won't say, wall time is used.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import budgetml_submission
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
@@ -40,7 +45,7 @@ CHECK_CASES: tuple[tuple[tuple[int, int, int, int], tuple[Any, ...]], ...] = (
 # The benchmark: the same layer and batch size as train.py's main block.
 BENCH_SHAPE = (8, 64, 64, 3)  # smaller than train.py's batch, so the minimum of 3+ runs is cheap
 BENCH_ARGS: tuple[Any, ...] = (3, 8, 3, 2, 2, "relu")
-BENCH_CHECKED_IMAGES = [0, -1]  # images of the timed output compared with the reference
+BENCH_CHECKED_IMAGES = [0, -1]  # images of each timed output compared with the reference
 MIN_REPEATS = 3  # the minimum of several runs keeps the baseline from being a noisy outlier
 MAX_REPEATS = 10
 MIN_TOTAL_S = 1.0
@@ -59,13 +64,11 @@ def _load_submission(folder: Path) -> ModuleType:
     train = folder / "train.py"
     if not train.is_file():
         raise FileNotFoundError(f"train.py is missing from the submission folder {folder}")
-    # Let train.py import helper modules that sit next to it.
-    sys.path.insert(0, str(folder))
     try:
         module = _load_module(train, "budgetml_vectorization_submission")
     except Exception as exc:
         raise ValueError(f"train.py could not be imported: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(getattr(module, "Conv2DLayer", None), type):
+    if not callable(getattr(module, "Conv2DLayer", None)):
         raise ValueError(
             "train.py defines no Conv2DLayer class; keep the class name, its constructor "
             "signature and its methods, since the evaluation builds the layer from train.py"
@@ -160,24 +163,12 @@ def _check_case(
     _compare(output, expected, f"{call} on input of shape {shape}")
 
 
-def _runqueue_wait_s() -> float | None:
-    """Seconds this thread has spent runnable but not running, or None where Linux won't say."""
-    try:
-        return int(Path("/proc/thread-self/schedstat").read_text().split()[1]) / 1e9
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def _benchmark(submission: ModuleType, reference: ModuleType) -> float:
     rng = np.random.default_rng(0)
-    features = rng.standard_normal(BENCH_SHAPE)
     kernels, biases = _weights(BENCH_ARGS, rng)
     call = f"Conv2DLayer{BENCH_ARGS!r}"
     layer = _build(submission, BENCH_ARGS, kernels, biases)
-
-    # Ground truth for a few images only: the original loops are slow, and images are independent.
-    sample = features[BENCH_CHECKED_IMAGES]
-    expected = _build(reference, BENCH_ARGS, kernels, biases).forward(sample)
+    original = _build(reference, BENCH_ARGS, kernels, biases)
 
     # At least MIN_REPEATS runs, then more until MIN_TOTAL_S has passed (at most MAX_REPEATS);
     # the fastest run counts.
@@ -186,19 +177,16 @@ def _benchmark(submission: ModuleType, reference: ModuleType) -> float:
     while len(times) < MIN_REPEATS or (
         len(times) < MAX_REPEATS and time.perf_counter() - started < MIN_TOTAL_S
     ):
-        batch = features.copy()
-        waited_before = _runqueue_wait_s()
-        start = time.perf_counter()
+        features = rng.standard_normal(BENCH_SHAPE)
         try:
-            raw = layer.forward(batch)
+            raw, elapsed = budgetml_submission.timed(layer.forward, features.copy())
         except Exception as exc:
             raise ValueError(f"{call}.forward raised {type(exc).__name__}: {exc}") from exc
-        elapsed = time.perf_counter() - start
-        waited_after = _runqueue_wait_s()
-        if waited_before is not None and waited_after is not None:
-            elapsed -= waited_after - waited_before
-        times.append(max(elapsed, 1e-9))
+        times.append(elapsed)
         output = _as_array(raw, call)
+        # Ground truth for a few images only: the original loops are slow, and images are
+        # independent.
+        expected = original.forward(features[BENCH_CHECKED_IMAGES])
         expected_shape = (BENCH_SHAPE[0], *expected.shape[1:])
         if output.shape != expected_shape:
             raise ValueError(
