@@ -44,3 +44,12 @@ def private_data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A data root of the test's own (prepared task data, downloaded .debs, projects)."""
     monkeypatch.setenv("BUDGETML_DATA_DIR", str(tmp_path / "data"))
     return tmp_path / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight llama GGUF of about 0.5 MB (see tests/llm/tiny_gguf.py); imported here,
+    not at the top, so other tests do not need the gguf package."""
+    from tests.llm.tiny_gguf import write_tiny_gguf
+
+    return write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")

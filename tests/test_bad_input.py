@@ -18,6 +18,7 @@ from budgetml.env.actions import ACTIONS, ActionContext, execute
 from budgetml.env.task import load_task
 from budgetml.run import run_task
 from budgetml.trace import read_trace
+from tests.scripted_settings import EVERY_ACTION, EVERY_ACTION_YAML
 from tests.test_run import reply
 
 ACTION = {a.name: a for a in ACTIONS}
@@ -53,7 +54,7 @@ def scripted(tmp_path: Path) -> Path:
     script = tmp_path / "script.json"
     script.write_text(json.dumps([FINAL]))
     config = tmp_path / "scripted.yaml"
-    config.write_text(f"planner: [{{model: 'scripted:{script}', retries: 1}}]\n")
+    config.write_text(f"planner: [{{model: 'scripted:{script}', retries: 1}}]\n{EVERY_ACTION_YAML}")
     return config
 
 
@@ -267,7 +268,9 @@ def run_replies(tmp_path: Path, mlab_task: Path, replies: list[str], retries: in
     script = tmp_path / "replies.json"
     script.write_text(json.dumps(replies))
     config = RunConfig(
-        planner=[ModelEntry(model=f"scripted:{script}", retries=retries)], max_steps=3
+        planner=[ModelEntry(model=f"scripted:{script}", retries=retries)],
+        max_steps=3,
+        **EVERY_ACTION,
     )
     run_dir = tmp_path / "run"
     run_task(load_task(mlab_task), config, config_label="t", run_dir=run_dir)

@@ -12,6 +12,7 @@ from budgetml.replay import replay_run
 from budgetml.run import run_task
 from budgetml.trace import read_trace
 from tests.llm.openai_server import OpenAICompatServer, Reply
+from tests.scripted_settings import EVERY_ACTION
 from tests.test_run import reply
 
 PRICE = Price(input=100.0, output=200.0)  # dear, so a few calls reach a small cap
@@ -35,6 +36,7 @@ def config(script: Path, **settings: object) -> RunConfig:
     return RunConfig(
         planner=[ModelEntry(model=model, retries=1, max_tokens=100)],
         prices={model: PRICE},
+        **EVERY_ACTION,
     ).with_settings(**settings)
 
 
@@ -114,7 +116,7 @@ def test_replay_over_a_stopped_server_gives_the_same_actions_and_score(
 ) -> None:
     replies = json.loads(steps_script(tmp_path).read_text())
     entry = ModelEntry(model="openai/test-model", retries=1)
-    run_config = RunConfig(planner=[entry], prices={"openai/test-model": PRICE})
+    run_config = RunConfig(planner=[entry], prices={"openai/test-model": PRICE}, **EVERY_ACTION)
     with OpenAICompatServer([Reply(r, 500 + i, 50) for i, r in enumerate(replies)]) as server:
         served = run_config.with_model("openai/test-model", server.base_url)
         original = run_task(

@@ -10,6 +10,7 @@ import pytest
 
 from budgetml.env.task import builtin_task_names
 from tests.llm.openai_server import OpenAICompatServer, Reply
+from tests.scripted_settings import EVERY_ACTION_YAML
 
 DEMO = Path(__file__).parents[1] / "src" / "budgetml" / "demo" / "vectorization-demo.json"
 SECRET_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -73,7 +74,9 @@ def test_a_missing_api_key_names_the_variable(tmp_path: Path) -> None:
 def test_an_unknown_action_ends_the_run_with_one_line(mlab_task: Path, tmp_path: Path) -> None:
     script = tmp_path / "s.json"
     script.write_text(json.dumps(["Thought: go\nAction: Fly Away\nAction Input: {}"]))
-    (tmp_path / "c.yaml").write_text(f"planner: [{{model: 'scripted:{script}', retries: 1}}]\n")
+    (tmp_path / "c.yaml").write_text(
+        f"planner: [{{model: 'scripted:{script}', retries: 1}}]\n{EVERY_ACTION_YAML}"
+    )
     result = budgetml("run", str(mlab_task), "--config", "c.yaml", "--out", "r", cwd=tmp_path)
     assert_one_line_error(result, "Fly Away")
     assert json.loads((tmp_path / "r/summary.json").read_text())["status"] == "error"
@@ -117,7 +120,7 @@ def test_a_run_over_the_openai_wire_protocol_reports_the_servers_usage(tmp_path:
     ]
     (tmp_path / "c.yaml").write_text(
         "planner: [{model: openai/test-model}]\n"
-        "prices: {openai/test-model: {input: 0.5, output: 1.5}}\n"
+        "prices: {openai/test-model: {input: 0.5, output: 1.5}}\n" + EVERY_ACTION_YAML
     )
     with OpenAICompatServer(served) as server:
         result = budgetml(

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from budgetml.trace import read_trace
+from tests.scripted_settings import EVERY_ACTION_YAML
 
 FIXTURES = Path(__file__).parent / "fixtures"
 IMPROVE_THEN_RUIN = FIXTURES / "trajectories" / "guess-labels-improve-then-ruin.json"
@@ -39,7 +40,9 @@ def ruined_run(tmp_path: Path) -> Path:
     task = tmp_path / "guess-labels"  # a task no other test runs: guess ten labels
     shutil.copytree(FIXTURES / "tasks" / "guess-labels", task)
     config = tmp_path / "scripted.yaml"
-    config.write_text(f"planner:\n  - model: 'scripted:{IMPROVE_THEN_RUIN}'\n    retries: 1\n")
+    config.write_text(
+        f"planner:\n  - model: 'scripted:{IMPROVE_THEN_RUIN}'\n    retries: 1\n{EVERY_ACTION_YAML}"
+    )
     run_dir = tmp_path / "run"
     result = budgetml(
         "run", str(task), "--config", str(config), "--out", str(run_dir), cwd=tmp_path

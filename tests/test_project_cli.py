@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from budgetml.cli import app
 from budgetml.env.task import load_task
 from budgetml.trace import read_trace
+from tests.scripted_settings import EVERY_ACTION_YAML
 
 runner = CliRunner()
 
@@ -38,7 +39,9 @@ def test_run_improves_any_folder_scored_by_its_own_command(project: Path, tmp_pa
     ]
     (tmp_path / "replies.json").write_text(json.dumps(replies))
     config = tmp_path / "scripted.yaml"
-    config.write_text(f"planner:\n  - model: 'scripted:{tmp_path / 'replies.json'}'\n")
+    config.write_text(
+        f"planner:\n  - model: 'scripted:{tmp_path / 'replies.json'}'\n{EVERY_ACTION_YAML}"
+    )
     result = runner.invoke(
         app,
         [
@@ -115,7 +118,9 @@ def run_project(
     replies = ['Thought: t\nAction: Final Answer\nAction Input: {"final_answer": "done"}']
     (tmp_path / "replies.json").write_text(json.dumps(replies))
     config = tmp_path / "scripted.yaml"
-    config.write_text(f"planner:\n  - model: 'scripted:{tmp_path / 'replies.json'}'\n")
+    config.write_text(
+        f"planner:\n  - model: 'scripted:{tmp_path / 'replies.json'}'\n{EVERY_ACTION_YAML}"
+    )
     return subprocess.run(
         [sys.executable, "-m", "budgetml", "run", str(folder), "--goal", "Raise the accuracy.",
          "--eval", eval_command, "--metric", "accuracy", "--config", str(config),

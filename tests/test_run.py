@@ -13,6 +13,7 @@ from budgetml.replay import replay_run
 from budgetml.resume import read_run, resume_run
 from budgetml.run import run_task
 from budgetml.trace import read_trace
+from tests.scripted_settings import EVERY_ACTION
 
 TRAJECTORIES = Path(__file__).parent / "fixtures" / "trajectories"
 DEMO = Path(__file__).parents[1] / "src" / "budgetml" / "demo" / "vectorization-demo.json"
@@ -27,7 +28,9 @@ def reply(thought: str, action: str, action_input: dict[str, object]) -> str:
 
 def config_for(script: Path, retries: int = 1, max_steps: int = 30) -> RunConfig:
     return RunConfig(
-        planner=[ModelEntry(model=f"scripted:{script}", retries=retries)], max_steps=max_steps
+        planner=[ModelEntry(model=f"scripted:{script}", retries=retries)],
+        max_steps=max_steps,
+        **EVERY_ACTION,
     )
 
 

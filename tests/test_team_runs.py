@@ -11,11 +11,12 @@ import pytest
 from budgetml.agents.parser import parse_reply
 from budgetml.config import ModelEntry, Price, RunConfig, load_config
 from budgetml.env.task import find_task, load_task
-from budgetml.llm.base import Completion, Message, Usage
+from budgetml.llm.base import Completion, Message, ReplyFormat, Usage
 from budgetml.llm.pricing import cost_usd
 from budgetml.run import run_task
 from budgetml.trace import read_trace
 from tests.agents.scripted_team import BAD, answer
+from tests.scripted_settings import EVERY_ACTION
 
 DEMO = Path(__file__).parents[1] / "src" / "budgetml" / "demo" / "vectorization-demo.json"
 
@@ -76,6 +77,7 @@ def test_the_budget_preset_escalates_asks_the_expert_and_succeeds(tmp_path: Path
                 cheap_model: Price(input=1, output=2, free_tier=True),
                 strong_model: Price(input=30, output=60),
             },
+            **EVERY_ACTION,
         }
     )
     run_dir = tmp_path / "run"
@@ -110,7 +112,13 @@ class RecordingModel:
         return sum(len(m.content) for m in messages) // 4 + 1
 
     def complete(
-        self, messages: Sequence[Message], *, agent: str, temperature: float, max_tokens: int
+        self,
+        messages: Sequence[Message],
+        *,
+        agent: str,
+        temperature: float,
+        max_tokens: int,
+        reply_format: ReplyFormat | None = None,
     ) -> Completion:
         self.temperatures.append((agent, temperature))
         usage = Usage(self.count_tokens(messages), 10)
@@ -128,7 +136,7 @@ def run_with_retrieval(mlab_task: Path, tmp_path: Path, retrieval: bool) -> Reco
         ["summary", "recalled", "summary", "recalled"] if retrieval else []
     )
     model = RecordingModel("fixed", {"planner": planner, "worker": worker})
-    config = RunConfig(planner=[ModelEntry(model="fixed")], retrieval=retrieval)
+    config = RunConfig(planner=[ModelEntry(model="fixed")], retrieval=retrieval, **EVERY_ACTION)
     run_task(
         load_task(mlab_task),
         config,

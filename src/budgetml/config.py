@@ -207,6 +207,28 @@ def parse_config(text: str, source: str) -> RunConfig:
     return config_from_dict(data, source)
 
 
+BEFORE_STEP_OPTIONS: dict[str, Any] = {
+    "planner_history": "turns",
+    "action_set": "extended",
+    "constrained_replies": False,
+    "skip_known_results": False,
+}
+"""Settings added with defaults that change what a run does, at the values every run recorded
+before them had: a run's config.yaml holds every resolved value, so one that lacks these keys
+ran this way, and replaying or resuming it must too."""
+
+
+def parse_recorded_config(text: str, source: str) -> RunConfig:
+    """The config a run recorded in its config.yaml (see BEFORE_STEP_OPTIONS)."""
+    try:
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source} is not valid YAML: {_first_line(str(exc))}") from None
+    if isinstance(data, dict):
+        data = {**BEFORE_STEP_OPTIONS, **data}
+    return config_from_dict(data, source)
+
+
 def config_from_dict(data: Any, source: str) -> RunConfig:
     """Validate settings already parsed (a YAML or JSON document); errors are ConfigErrors."""
     if not isinstance(data, dict):

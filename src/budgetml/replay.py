@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from budgetml.config import ModelEntry, Price, parse_config
+from budgetml.config import ModelEntry, Price, parse_recorded_config
 from budgetml.env.task import Task, find_task, load_task
 from budgetml.errors import BudgetMLError, ModelError
 from budgetml.llm.base import Completion, Message, Model, ReplyFormat, Usage
@@ -99,7 +99,7 @@ def replay_run(
     start = next((e for e in events if e["event"] == "run_start"), None)
     if start is None:
         raise BudgetMLError(f"{trace_file} has no run_start event")
-    config = parse_config(
+    config = parse_recorded_config(
         (run_dir / "config.yaml").read_text("utf-8"), str(run_dir / "config.yaml")
     )
     task = _recorded_task(start).with_direction(bool(start["higher_is_better"]))

@@ -30,7 +30,7 @@ from budgetml.checkpoint import (
     restore_workspace,
     snapshot_path,
 )
-from budgetml.config import ModelEntry, RunConfig, parse_config
+from budgetml.config import ModelEntry, RunConfig, parse_recorded_config
 from budgetml.env.task import Baseline, Task, find_task, load_task
 from budgetml.errors import BudgetMLError, TaskError
 from budgetml.handback import START_DIR
@@ -76,7 +76,9 @@ def read_run(run_dir: Path, task: str | None = None, seed: int | None = None) ->
         raise BudgetMLError(
             f"{run_dir} holds no run to resume (it has no config.yaml); start the run again"
         )
-    config = parse_config(config_file.read_text("utf-8", errors="replace"), str(config_file))
+    config = parse_recorded_config(
+        config_file.read_text("utf-8", errors="replace"), str(config_file)
+    )
     events = read_trace(trace_file, superseded=True) if trace_file.is_file() else []
     with _written_by_us(trace_file):
         return _recorded_run(run_dir, config, events, task, seed)

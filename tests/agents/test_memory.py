@@ -17,7 +17,7 @@ from budgetml.agents.memory import (
 )
 from budgetml.agents.workers import LLMWorker
 from budgetml.config import Price
-from budgetml.llm.base import Completion, Message
+from budgetml.llm.base import Completion, Message, ReplyFormat
 from budgetml.llm.scripted import ScriptedModel
 
 
@@ -107,7 +107,13 @@ class CapRecordingModel(ScriptedModel):
     caps: list[int]
 
     def complete(
-        self, messages: Sequence[Message], *, agent: str, temperature: float, max_tokens: int
+        self,
+        messages: Sequence[Message],
+        *,
+        agent: str,
+        temperature: float,
+        max_tokens: int,
+        reply_format: ReplyFormat | None = None,
     ) -> Completion:
         self.caps.append(max_tokens)
         return super().complete(

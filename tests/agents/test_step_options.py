@@ -92,8 +92,9 @@ def test_a_folder_listed_or_file_read_since_the_last_change_is_not_offered(
     opts = options(history, workspace)
     assert choices(opts, "List Files", "dir_path") == ("data",)
     assert "train.py" not in (choices(opts, "Read File", "file_name") or ())
-    after_edit = options([*history, edit(3)], workspace)
-    assert choices(after_edit, "List Files", "dir_path") == (".", "data")
+    after_edit = options([*history, edit(3)], workspace)  # train.py changed, the folder did not
+    assert choices(after_edit, "List Files", "dir_path") == ("data",)
+    assert "train.py" in (choices(after_edit, "Read File", "file_name") or ())
 
 
 def test_final_answer_needs_a_change_that_then_ran_cleanly(workspace: Path) -> None:
@@ -119,3 +120,17 @@ def test_a_step_line_names_the_action_its_input_and_how_a_run_ended() -> None:
     line = describe_step(run(4))
     assert line.startswith('Step 4: Execute Script {"script_name": "train.py"} -> ')
     assert "The script has been executed." in line and "Validation Accuracy: 0.67" in line
+
+
+def test_an_edit_in_place_changes_neither_the_listing_nor_other_files(workspace: Path) -> None:
+    history = [
+        step(1, "List Files", "train.py", dir_path="data"),
+        step(2, "Read File", "columns: age, sex", file_name="data_description.txt"),
+        edit(3),
+    ]
+    opts = options(history, workspace)
+    assert "data" not in (choices(opts, "List Files", "dir_path") or ())
+    assert "data_description.txt" not in (choices(opts, "Read File", "file_name") or ())
+    assert "train.py" in (choices(opts, "Read File", "file_name") or ())
+    after_run = options([*history, run(4)], workspace)  # a script may write any file
+    assert "data" in (choices(after_run, "List Files", "dir_path") or ())

@@ -19,7 +19,7 @@ from budgetml.agents.workers import (
 )
 from budgetml.config import Price
 from budgetml.env.actions import ACTIONS, Action, ActionContext, execute
-from budgetml.llm.base import Completion, Message, Usage
+from budgetml.llm.base import Completion, Message, ReplyFormat, Usage
 from budgetml.llm.scripted import ScriptedModel
 
 UNDO = next(a for a in ACTIONS if a.name == "Undo Edit Script")
@@ -57,7 +57,13 @@ class FixedReplyModel:
         self.asked: list[tuple[str, float, int, list[Message]]] = []
 
     def complete(
-        self, messages: Sequence[Message], *, agent: str, temperature: float, max_tokens: int
+        self,
+        messages: Sequence[Message],
+        *,
+        agent: str,
+        temperature: float,
+        max_tokens: int,
+        reply_format: ReplyFormat | None = None,
     ) -> Completion:
         self.asked.append((agent, temperature, max_tokens, list(messages)))
         return Completion(self.reply, self.name, Usage(1, 1), 0.0, 0.0)
@@ -500,3 +506,73 @@ def test_retrieval_action_answers_an_empty_log_without_a_call_then_asks(
     execute(by_name["Append Summary to Research Log"], context, {"content": "baseline 2.0 s"}, 999)
     assert execute(retrieval, context, {"current_plan": "p"}, 999) == "baseline was 2.0 s"
     assert len(recorder.calls) == 1
+
+
+# --- what an editor is told, and code that does not compile ------------------------------------
+
+
+def test_the_editor_sees_the_problem_the_description_files_and_the_last_failed_run(
+    context: ActionContext, tmp_path: Path
+) -> None:
+    (context.workspace.root / "data_description.txt").write_text("Columns: age, sex, pclass.\n")
+    worker, recorder = scripted(tmp_path, ["```python\nprint('fixed')\n```"])
+    log = ResearchLog(tmp_path / "run" / "research_log.md")
+    failed = "The script failed with exit code 1. Here is the output:\nKeyError: 'fare'"
+    runs = {"train.py": failed}
+    edit_action = {
+        a.name: a for a in worker_actions(worker, log, PROBLEM, False, last_run=runs.get)
+    }["Edit Script (AI)"]
+    args = {"script_name": "train.py", "edit_instruction": "add fare", "save_name": "train.py"}
+    execute(edit_action, context, args, 100_000)
+    prompt = recorder.prompts[0]
+    assert PROBLEM in prompt
+    assert "data_description.txt" in prompt and "Columns: age, sex, pclass." in prompt
+    assert "Its last run failed" in prompt and "KeyError: 'fare'" in prompt
+
+
+def test_a_clean_last_run_is_not_shown_as_an_error(context: ActionContext, tmp_path: Path) -> None:
+    worker, recorder = scripted(tmp_path, ["```python\nprint('v2')\n```"])
+    log = ResearchLog(tmp_path / "run" / "research_log.md")
+    clean = {"train.py": "The script has been executed. Here is the output:\nok"}
+    edit_action = {
+        a.name: a for a in worker_actions(worker, log, PROBLEM, False, last_run=clean.get)
+    }["Edit Script (AI)"]
+    args = {"script_name": "train.py", "edit_instruction": "x", "save_name": "train.py"}
+    execute(edit_action, context, args, 100_000)
+    assert "last run failed" not in recorder.prompts[0]
+
+
+def test_code_that_does_not_compile_goes_back_to_the_editor_once(
+    context: ActionContext, tmp_path: Path
+) -> None:
+    broken, fixed = "```python\nprint('x'\n```", "```python\nprint('x')\n```"
+    worker, recorder = scripted(tmp_path, [broken, fixed])
+    observation = edit(worker, context, tmp_path, save_name="train.py")
+    assert read(context, "train.py") == "print('x')\n"
+    assert "Warning" not in observation
+    follow_up = recorder.calls[1][1]
+    assert [m.role for m in follow_up] == ["system", "user", "assistant", "user"]
+    assert "does not compile: SyntaxError" in follow_up[-1].content
+
+
+def test_code_still_broken_after_the_second_try_is_saved_with_a_warning(
+    context: ActionContext, tmp_path: Path
+) -> None:
+    broken = "```python\nprint('x'\n```"
+    worker, recorder = scripted(tmp_path, [broken, broken])
+    observation = edit(worker, context, tmp_path, save_name="train.py")
+    assert len(recorder.calls) == 2  # once back, not more
+    assert read(context, "train.py") == "print('x'\n"
+    assert "Warning: train.py does not compile: SyntaxError" in observation
+
+
+def test_code_that_drops_most_of_the_file_is_given_back_then_refused(
+    context: ActionContext, tmp_path: Path
+) -> None:
+    script = "".join(f"x{n} = {n}\n" for n in range(30))
+    (context.workspace.root / "train.py").write_text(script)
+    worker, recorder = scripted(tmp_path, ["```\nobj['code']\n```", "```\nobj['code']\n```"])
+    observation = edit(worker, context, tmp_path, save_name="train.py")
+    assert observation.startswith("Error: the edit was refused, twice")
+    assert "1 line(s) where the file had 30" in recorder.calls[1][1][-1].content
+    assert read(context, "train.py") == script

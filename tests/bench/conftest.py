@@ -18,6 +18,7 @@ from budgetml.bench.executors import LocalExecutor
 from budgetml.bench.report_html import write_report
 from budgetml.bench.sweep import plan_sweep, run_sweep
 from budgetml.summary import RunSummary, improvement, is_success
+from tests.scripted_settings import EVERY_ACTION_YAML
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RUNS = 3
@@ -49,7 +50,7 @@ def write_config(folder: Path, name: str, script: Path, price: str, extra: str =
     path = folder / f"{name}.yaml"
     path.write_text(
         f'planner: [{{model: "{model}", retries: 1}}]\n'
-        f"max_steps: 6\n"
+        f"max_steps: 6\n{EVERY_ACTION_YAML}"
         f'prices: {{"{model}": {price}}}\n{extra}',
         encoding="utf-8",
     )

@@ -34,6 +34,7 @@ from budgetml.env import bubblewrap
 from budgetml.env.task import load_task
 from budgetml.run import RunSummary, run_task
 from tests.env.conftest import Verdict
+from tests.scripted_settings import EVERY_ACTION
 
 BWRAP_WORKS = sys.platform == "linux" and bubblewrap.unusable_reason() is None
 needs_bwrap = pytest.mark.skipif(not BWRAP_WORKS, reason="bubblewrap cannot run here")
@@ -124,6 +125,7 @@ def attack(scene: Scene, code: str, isolation: str, **settings: object) -> Outco
     config = RunConfig(
         planner=[ModelEntry(model=f"scripted:{script}", retries=1)],
         sandbox=SandboxConfig.model_validate({"isolation": isolation, **settings}),
+        **EVERY_ACTION,
     )
     snapshots: list[dict[str, str]] = []
     steps: list[Step] = []

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from budgetml.trace import read_trace
+from tests.scripted_settings import EVERY_ACTION
 from tests.test_run import reply
 
 SECRET_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -61,6 +62,7 @@ def server_config(folder: Path, base_url: str) -> Path:
         "planner": [{"model": MODEL, "api_base": base_url, "retries": 1, "max_tokens": 300}],
         "max_steps": MAX_STEPS,
         "prices": {MODEL: PRICE},
+        **EVERY_ACTION,
     }
     path = folder / "server.yaml"
     path.write_text(json.dumps(config))
@@ -76,6 +78,7 @@ def scripted_config(folder: Path) -> Path:
         "planner": [{"model": model, "retries": 1}],
         "max_steps": MAX_STEPS,
         "prices": {model: PRICE},
+        **EVERY_ACTION,
     }
     path = folder / "scripted.yaml"
     path.write_text(json.dumps(config))

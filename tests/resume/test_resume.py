@@ -23,6 +23,7 @@ from budgetml.run import RunRecorder, run_task
 from budgetml.trace import Trace, read_trace
 from tests.agents.scripted_team import BAD, answer
 from tests.resume.harness import outcome
+from tests.scripted_settings import EVERY_ACTION
 
 
 class Killed(BaseException):
@@ -76,6 +77,7 @@ def team_config(tmp_path: Path) -> RunConfig:
             cheap_model: Price(input=1, output=2, free_tier=True),
             strong_model: Price(input=30, output=60),
         },
+        **EVERY_ACTION,
     )
 
 

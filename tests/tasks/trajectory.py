@@ -9,6 +9,7 @@ from budgetml.config import ModelEntry, RunConfig
 from budgetml.env.task import Task
 from budgetml.run import run_task
 from budgetml.summary import RunSummary
+from tests.scripted_settings import EVERY_ACTION
 
 SOLUTIONS = Path(__file__).parent / "solutions"
 
@@ -47,6 +48,8 @@ def run_replies(task: Task, replies: list[str], tmp_path: Path) -> RunSummary:
     script = tmp_path / "script.json"
     script.write_text(json.dumps(replies), encoding="utf-8")
     config = RunConfig(
-        planner=[ModelEntry(model=f"scripted:{script}", retries=1)], max_steps=len(replies)
+        planner=[ModelEntry(model=f"scripted:{script}", retries=1)],
+        max_steps=len(replies),
+        **EVERY_ACTION,
     )
     return run_task(task, config, config_label="scripted", run_dir=tmp_path / "run")

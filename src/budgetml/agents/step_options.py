@@ -6,14 +6,15 @@ offer an action whose result the history already holds: running a script when no
 since its last run, listing or reading a file again when nothing changed since. Final Answer is
 offered only once a change has been made and a script has run cleanly after it (the 0.5B
 otherwise gave up at step 2 with nothing changed). File inputs are the workspace's own files,
-so a reply cannot name a file that does not exist. Everything is derived from the history and
+so a reply cannot name a file that does not exist (with the switch off every input is free
+text, as in the paper). Everything is derived from the history and
 the workspace, so a resumed or replayed run offers exactly what the original did.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -122,7 +123,7 @@ def step_options(
     withheld: list[Withheld] = []
     offers: list[Offer] = []
     for action in actions:
-        if workspace is None:  # nothing to choose files from: every input is free text
+        if workspace is None or not skip_known_results:  # the paper's: every input is free
             shapes = [_free(key) for key in action.input_names]
         else:
             files, folders = _listing(workspace)
@@ -179,20 +180,15 @@ def _free(key: str) -> InputShape:
 def _drop_known(
     action: Action, shapes: list[InputShape], since: Sequence[Step], history: Sequence[Step]
 ) -> tuple[list[InputShape], list[Withheld]]:
-    """Remove the input values whose result `since` (the steps after the last change) holds."""
+    """Remove the input values whose result the history holds: a script run after the last
+    change (`since`), a folder listed or a file read after the last step that could have
+    changed it (an edit of train.py changes neither the folder's listing nor the data)."""
     if action.name == EXECUTE:
-        known = _known_runs(since)
-        key = "script_name"
+        known, key = _known_runs(since), "script_name"
     elif action.name == LIST:
-        known = {str(s.reply.action_input.get("dir_path")): s.number for s in since if _is(s, LIST)}
-        key = "dir_path"
+        known, key = _known_reads(history, LIST, "dir_path", _may_change_listing), "dir_path"
     elif action.name in READS_A_FILE:
-        known = {
-            str(s.reply.action_input.get("file_name")): s.number
-            for s in since
-            if _is(s, action.name)
-        }
-        key = "file_name"
+        known, key = _known_reads(history, action.name, "file_name", _may_change), "file_name"
     else:
         return shapes, []
     withheld = []
@@ -204,12 +200,52 @@ def _drop_known(
             withheld += [
                 Withheld(
                     f"{action.name} {name}",
-                    f"its result is known: nothing has changed since step {known[name]}",
+                    f"its result is known: nothing it reads has changed since step {known[name]}",
                 )
                 for name in dropped
             ]
         kept.append(shape)
     return kept, withheld
+
+
+def _known_reads(
+    history: Sequence[Step], action: str, key: str, may_change: Callable[[Step, str], bool]
+) -> dict[str, int]:
+    """Values of `key` read by `action` with no step since that could have changed them."""
+    known: dict[str, int] = {}
+    for step in history:
+        known = {value: n for value, n in known.items() if not may_change(step, value)}
+        if _is(step, action) and not step.observation.startswith("Error"):
+            known[str(step.reply.action_input.get(key))] = step.number
+    return known
+
+
+def _target(step: Step) -> str:
+    """The file a changing step wrote."""
+    inputs = step.reply.action_input
+    for key in ("save_name", "destination", "file_name", "script_name"):
+        if key in inputs:
+            return str(inputs[key])
+    return ""
+
+
+def _may_change(step: Step, name: str) -> bool:
+    """A script may write any file; a change writes its target."""
+    return _is(step, EXECUTE) or (changed_files(step) and _target(step) == name)
+
+
+def _may_change_listing(step: Step, folder: str) -> bool:
+    """A script may create files; so may a change that writes a new name (an edit in place
+    or an undo does not)."""
+    if _is(step, EXECUTE):
+        return True
+    if not changed_files(step):
+        return False
+    inputs = step.reply.action_input
+    in_place = step.reply.action in ("Undo Edit Script",) or inputs.get("save_name") == inputs.get(
+        "script_name"
+    )
+    return not in_place
 
 
 def _known_runs(since: Sequence[Step]) -> dict[str, int]:

@@ -36,6 +36,7 @@ MAX_DIFF_CHARS = 5_000
 MAX_PROBLEM_CHARS = 2_000
 MAX_DESCRIPTION_CHARS = 3_000
 MAX_ERROR_CHARS = 2_000
+MIN_LINES_TO_GUT = 12
 _CHARS_PER_TOKEN = 4  # generous: text longer than 4 × max_tokens cannot come back in one reply
 _FENCE = re.compile(r"^[ \t]*```[^\n`]*\n(.*?)^[ \t]*```", re.MULTILINE | re.DOTALL)
 _FILE = "a valid file name with a relative path to the current directory"
@@ -231,7 +232,7 @@ class EditContext:
         return {
             "research_problem": truncate_middle(self.research_problem.strip(), MAX_PROBLEM_CHARS),
             "descriptions": _descriptions(workspace),
-            "last_error": truncate_middle(run, MAX_ERROR_CHARS) if failed and run else "",
+            "last_error": run[-MAX_ERROR_CHARS:] if failed and run else "",
         }
 
 
@@ -266,7 +267,7 @@ def _edit_script(
         edit_instruction=str(args["edit_instruction"]),
         **editing.render(context.workspace.root, name),
     )
-    new, note = _compiling_code(worker, prompt, save_name, lambda code: code)
+    new, note = _compiling_code(worker, prompt, old, save_name, lambda code: code)
     context.workspace.write_text(target, new)
     return _saved(name, save_name, old, new) + note
 
@@ -299,20 +300,21 @@ def _edit_segment(
         **editing.render(context.workspace.root, name),
     )
     before, after = "".join(lines[: start - 1]), "".join(lines[end:])
-    new, note = _compiling_code(worker, prompt, save_name, lambda code: before + code + after)
+    new, note = _compiling_code(worker, prompt, old, save_name, lambda code: before + code + after)
     context.workspace.write_text(target, new)
     return _saved(name, save_name, old, new) + note
 
 
 def _compiling_code(
-    worker: LLMWorker, prompt: str, save_name: str, whole: Callable[[str], str]
+    worker: LLMWorker, prompt: str, old: str, save_name: str, whole: Callable[[str], str]
 ) -> tuple[str, str]:
-    """The edited file (`whole` of the worker's code); a Python file that does not compile is
-    given back to the worker once with the error. Returns the file and a note if it still fails.
-    """
+    """The edited file (`whole` of the worker's code). A Python file that does not compile, or
+    code that drops most of the file, goes back to the worker once with the problem; a file
+    still broken is saved with a warning, one still gutted is refused (traces: the 1.5B editor
+    answered a fix request with one line, `obj['code']`, wiping an 87-line script)."""
     reply = worker.ask(EDIT_PROFILE, prompt)
     new = whole(_code(reply))
-    problem = _syntax_error(new, save_name)
+    problem = _gutted(old, new) or _syntax_error(new, save_name)
     if problem is None:
         return new, ""
     retry = TEMPLATES.get_template("worker_edit_fix.j2").render(error=problem)
@@ -321,10 +323,22 @@ def _compiling_code(
         fixed = whole(_code(fixed_reply))
     except WorkspaceError:
         fixed = new
+    gutted = _gutted(old, fixed)
+    if gutted is not None:
+        raise WorkspaceError(f"the edit was refused, twice: {gutted}; nothing was changed")
     still = _syntax_error(fixed, save_name)
     if still is None:
         return fixed, ""
     return fixed, f"\n\nWarning: {save_name} does not compile: {still}"
+
+
+def _gutted(old: str, new: str) -> str | None:
+    """Code that keeps less than a third of a file of some length is a failed edit, not one
+    the instruction asked for (the instruction says to return the complete file)."""
+    before, after = len(old.splitlines()), len(new.splitlines())
+    if before >= MIN_LINES_TO_GUT and after < before / 3:
+        return f"your code has {after} line(s) where the file had {before}; return all of it"
+    return None
 
 
 def _syntax_error(code: str, name: str) -> str | None:

@@ -33,7 +33,7 @@ from typing import Protocol, TypeVar
 
 from budgetml.bench.executors import Executor, RunJob, RunResult
 from budgetml.bench.store import ResultStore, RunKey, RunRecord
-from budgetml.config import RunConfig, load_config, parse_config
+from budgetml.config import RunConfig, load_config, parse_recorded_config
 from budgetml.env.task import builtin_task_names, find_task
 from budgetml.errors import BudgetMLError
 from budgetml.summary import RunSummary
@@ -251,7 +251,7 @@ def _recorded_config(run_dir: Path) -> RunConfig | None:
     if not (run_dir / "trace.jsonl").is_file():
         return None
     try:
-        return parse_config((run_dir / "config.yaml").read_text("utf-8"), "config.yaml")
+        return parse_recorded_config((run_dir / "config.yaml").read_text("utf-8"), "config.yaml")
     except (OSError, BudgetMLError):
         return None
 

@@ -48,7 +48,7 @@ def score_workspace(
     timeout_s: float,
 ) -> Score:
     """Score `workspace` with `scripts_dir/eval.py` (see the module's docstring)."""
-    area = sandbox.scratch / SCORING_FOLDER
+    area = (sandbox.scratch / SCORING_FOLDER).absolute()  # scripts run from inside it
     shutil.rmtree(area, ignore_errors=True)
     try:
         submission, host_dir, eval_dir = area / "submission", area / "host", area / "eval"
