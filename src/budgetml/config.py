@@ -132,6 +132,11 @@ class RunConfig(_Strict):
         "unchanged script, re-reading an unchanged file), nor Final Answer before a change has "
         "run cleanly; false: the paper's behaviour",
     )
+    guide_steps: bool = Field(
+        default=True,
+        description="after a change to a script the next step runs or revises it; after 3 "
+        "steps that changed nothing, the next step changes something; false: the paper's",
+    )
     max_steps: int = Field(default=30, ge=1)
     temperature: Temperature = Temperature()
     prices: dict[str, Price] = Field(default_factory=dict)
@@ -212,6 +217,7 @@ BEFORE_STEP_OPTIONS: dict[str, Any] = {
     "action_set": "extended",
     "constrained_replies": False,
     "skip_known_results": False,
+    "guide_steps": False,
 }
 """Settings added with defaults that change what a run does, at the values every run recorded
 before them had: a run's config.yaml holds every resolved value, so one that lacks these keys

@@ -66,6 +66,7 @@ def make_planner(
     actions: Sequence[Action] = ACTIONS,
     style: HistoryStyle = "turns",
     skip_known_results: bool = False,
+    guide_steps: bool = False,
     workspace: Path | None = None,
     short_term_steps: int = 3,
 ) -> Planner:
@@ -82,4 +83,5 @@ def make_planner(
         recorder=recorder,
         workspace=workspace,
         skip_known_results=skip_known_results,
+        guide_steps=guide_steps,
     )

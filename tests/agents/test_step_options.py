@@ -134,3 +134,34 @@ def test_an_edit_in_place_changes_neither_the_listing_nor_other_files(workspace:
     assert "train.py" in (choices(opts, "Read File", "file_name") or ())
     after_run = options([*history, run(4)], workspace)  # a script may write any file
     assert "data" in (choices(after_run, "List Files", "dir_path") or ())
+
+
+def guided(history: list[Step], workspace: Path) -> StepOptions:
+    return step_options(ACTIONS, history, workspace, skip_known_results=True, guide_steps=True)
+
+
+def test_after_an_edit_the_next_step_runs_or_revises_the_script(workspace: Path) -> None:
+    opts = guided([run(1), edit(2)], workspace)
+    assert set(opts.names) == {"Execute Script", "Undo Edit Script", "Inspect Script Lines"}
+    assert any("run it or revise it" in w.why for w in opts.withheld)
+
+
+def test_after_three_steps_that_changed_nothing_the_next_one_changes_something(
+    workspace: Path,
+) -> None:
+    looks = [
+        run(1),
+        step(2, "List Files", dir_path="data"),
+        step(3, "Read File", file_name="train.py"),
+    ]
+    assert "List Files" in guided(looks[:2], workspace).names
+    opts = guided(looks, workspace)
+    assert "List Files" not in opts.names and "Read File" not in opts.names
+    assert "Write File" in opts.names and "Undo Edit Script" in opts.names
+
+
+def test_a_copy_may_not_overwrite_a_file_of_the_workspace(workspace: Path) -> None:
+    opts = options([], workspace)
+    offer = opts.offers[opts.names.index("Copy File")]
+    destination = next(s for s in offer.inputs if s.name == "destination")
+    assert "train.py" in destination.not_in and destination.choices is None

@@ -70,6 +70,7 @@ class Planner:
     """Where the run's files are: file inputs are offered from it."""
     constrained: bool = True
     skip_known_results: bool = True
+    guide_steps: bool = True
     last_prompt: str = field(default="", init=False)
     last_conversation: list[Message] = field(default_factory=list, init=False)
     history: tuple[Step, ...] = field(default=(), init=False)
@@ -96,6 +97,7 @@ class Planner:
             history,
             self.workspace,
             skip_known_results=self.skip_known_results,
+            guide_steps=self.guide_steps,
         )
 
     def situation(
@@ -182,6 +184,11 @@ class Planner:
                     f"{reply.action}: {shape.name} must be one of "
                     + ", ".join(json.dumps(c) for c in shape.choices[:20])
                     + f" at this step, not {json.dumps(value)}"
+                )
+            if value in shape.not_in:
+                raise FormatError(
+                    f"{reply.action}: {shape.name} {json.dumps(value)} already exists; "
+                    "name a new file"
                 )
         return reply
 

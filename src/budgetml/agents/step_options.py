@@ -61,6 +61,28 @@ FREE_TEXT_CHARS: dict[str, int] = {
 """Longest value a free-text input may take: room for a precise instruction, no more (each
 character under a grammar costs sampling time)."""
 INTEGER_INPUTS = frozenset({"start_line_number", "end_line_number"})
+EXPERT = "Request Help from a Planning Expert"
+LOOK_LIMIT = 3
+TEST_OR_REVISE = frozenset(
+    {
+        EXECUTE,
+        "Edit Script (AI)",
+        "Edit Script Segment (AI)",
+        "Undo Edit Script",
+        "Inspect Script Lines",
+    }
+)
+CHANGE = frozenset(
+    {
+        "Edit Script (AI)",
+        "Edit Script Segment (AI)",
+        "Write File",
+        "Append File",
+        "Undo Edit Script",
+        EXECUTE,
+        FINAL_ANSWER,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -73,6 +95,8 @@ class InputShape:
     integer: bool = False
     max_chars: int = 300
     same_as: str | None = None
+    not_in: tuple[str, ...] = ()
+    """Values refused (checked after parsing: a grammar cannot say "not one of")."""
 
 
 @dataclass(frozen=True)
@@ -117,12 +141,17 @@ def step_options(
     workspace: Path | None,
     *,
     skip_known_results: bool,
+    guide_steps: bool = False,
 ) -> StepOptions:
     """The actions offered after `history`, their inputs shaped by the files in `workspace`."""
     since = _since_last_change(history)
     withheld: list[Withheld] = []
     offers: list[Offer] = []
+    guided = _guide(history) if guide_steps else None
     for action in actions:
+        if guided is not None and action.name not in guided[0] and action.name != EXPERT:
+            withheld.append(Withheld(action.name, guided[1]))
+            continue
         if workspace is None or not skip_known_results:  # the paper's: every input is free
             shapes = [_free(key) for key in action.input_names]
         else:
@@ -147,6 +176,22 @@ def step_options(
     return StepOptions(tuple(offers), tuple(withheld))
 
 
+def _guide(history: Sequence[Step]) -> tuple[frozenset[str], str] | None:
+    """The actions a weak planner is held to now, and why; None: no restriction.
+
+    After a change to a script the next step runs it or revises it; after LOOK_LIMIT steps that
+    changed nothing, the next step changes something (traces: the 0.5B listed folders and
+    copied files for 15 steps, never editing)."""
+    if history and changed_files(history[-1]) and history[-1].reply.action != "Copy File":
+        return TEST_OR_REVISE, "not now: the last step changed a script; run it or revise it"
+    if len(_since_last_change(history)) >= LOOK_LIMIT:
+        return CHANGE, (
+            f"not now: {LOOK_LIMIT} steps in a row changed nothing; change the script (or "
+            "undo a change), or give the final answer once a change has run cleanly"
+        )
+    return None
+
+
 def _shape(
     key: str, action: Action, files: list[str], scripts: list[str], folders: list[str]
 ) -> InputShape:
@@ -168,6 +213,8 @@ def _shape(
             return InputShape(key, same_as="script_name")
     if action.name == "Copy File" and key == "source":
         return InputShape(key, choices=tuple(files))
+    if action.name == "Copy File" and key == "destination":  # a copy, not an overwrite
+        return InputShape(key, max_chars=FREE_TEXT_CHARS[key], not_in=tuple(files))
     return _free(key)
 
 

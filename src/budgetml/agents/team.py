@@ -106,6 +106,7 @@ def assemble_team(
         workspace=workspace,
         constrained=config.constrained_replies,
         skip_known_results=config.skip_known_results,
+        guide_steps=config.guide_steps,
     )
     return Team(planner, {a.name: a for a in planner.actions}, lifelines)
 
