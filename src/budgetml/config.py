@@ -28,11 +28,12 @@ class ModelEntry(_Strict):
     retries: int = Field(default=3, ge=1, description="m: tries before a format failure escalates")
     api_base: str | None = None
     max_tokens: int = Field(default=2000, gt=0)
-    structured_output: Literal["auto", "on", "off"] = Field(
+    structured_output: Literal["auto", "json_schema", "json_object", "off"] = Field(
         default="auto",
-        description="planner replies as the provider's structured output (JSON schema): auto = "
-        "where litellm says the model supports it; on = always (e.g. llama.cpp's server); "
-        "embedded models always sample under a grammar when constrained_replies is on",
+        description="planner replies as structured output: json_schema = OpenAI's "
+        "response_format (auto: where litellm says the model supports it), json_object = "
+        "{type: json_object, schema} as llama-cpp-python's server takes it; embedded models "
+        "sample under a grammar instead (constrained_replies)",
     )
 
     @field_validator("model")

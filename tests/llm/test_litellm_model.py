@@ -6,7 +6,7 @@ import pytest
 
 from budgetml.config import ModelEntry, Price
 from budgetml.errors import ContextOverflowError, MissingKeyError, ModelError
-from budgetml.llm.base import Message
+from budgetml.llm.base import Message, ReplyFormat
 from budgetml.llm.litellm_model import LiteLLMModel, litellm_price
 from tests.llm.openai_server import Failure, OpenAICompatServer, Reply
 
@@ -161,3 +161,31 @@ def test_litellm_price_of_an_unknown_model_is_none(
 ) -> None:
     assert litellm_price(name) is None
     assert capsys.readouterr().out == ""
+
+
+FORMAT = ReplyFormat(name="planner-step", grammar='root ::= "x"', json_schema={"type": "object"})
+
+
+@pytest.mark.usefixtures("dummy_key")
+def test_a_model_with_structured_output_is_sent_the_json_schema() -> None:
+    with OpenAICompatServer(['{"step": {"action": "List Files"}}']) as server:
+        entry = ModelEntry(model=MODEL, api_base=server.base_url, structured_output="json_schema")
+        LiteLLMModel(entry, PRICE).complete(
+            MESSAGES, agent="planner", temperature=0.2, max_tokens=50, reply_format=FORMAT
+        )
+        (request,) = server.requests
+    assert request["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "planner-step", "schema": {"type": "object"}, "strict": True},
+    }
+
+
+@pytest.mark.usefixtures("dummy_key")
+def test_without_structured_output_the_format_is_left_to_the_prompt() -> None:
+    with OpenAICompatServer(["Action: List Files"]) as server:
+        entry = ModelEntry(model=MODEL, api_base=server.base_url, structured_output="off")
+        LiteLLMModel(entry, PRICE).complete(
+            MESSAGES, agent="planner", temperature=0.2, max_tokens=50, reply_format=FORMAT
+        )
+        (request,) = server.requests
+    assert "response_format" not in request

@@ -16,7 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from budgetml.agents.parser import parse_reply
+from budgetml.agents.reply_format import as_reply_text, reply_format
+from budgetml.agents.step_options import step_options
 from budgetml.config import ModelEntry, Price
+from budgetml.env.actions import ACTIONS
 from budgetml.llm.base import Message
 from budgetml.llm.litellm_model import LiteLLMModel
 
@@ -77,3 +81,35 @@ def test_litellm_model_calls_a_gguf_served_by_llama_cpp_server(llama_server: str
     assert done.usage.input_tokens > 0
     assert done.usage.output_tokens == 6  # the tiny model always runs to max_tokens
     assert done.cost_usd == 0.0
+
+
+def test_structured_output_from_llama_cpp_server_reads_as_a_usable_reply(
+    llama_server: str, tmp_path: Path
+) -> None:
+    """A random-weight GGUF behind the real server, held to the step's JSON schema: only the
+    schema can make its reply usable."""
+    (tmp_path / "train.py").write_text("print(1)\n")
+    actions = [a for a in ACTIONS if a.name in ("List Files", "Execute Script")]
+    options = step_options(actions, [], tmp_path, skip_known_results=True)
+    entry = ModelEntry(model="openai/tiny", api_base=llama_server, structured_output="json_object")
+    model = LiteLLMModel(entry, Price(input=0.0, output=0.0), seed=3)
+    done = model.complete(
+        [Message("user", "Plan the next step.")],
+        agent="planner",
+        temperature=1.0,
+        max_tokens=1500,
+        reply_format=reply_format(options),
+    )
+    reply = parse_reply(
+        as_reply_text(done.text), {o.name: o.action.input_names for o in options.offers}
+    )
+    assert reply.action in ("List Files", "Execute Script")
+    if reply.action == "Execute Script":
+        assert reply.action_input == {"script_name": "train.py"}
+
+
+def test_structured_output_stays_off_for_a_model_litellm_does_not_know(llama_server: str) -> None:
+    model = LiteLLMModel(
+        ModelEntry(model="openai/tiny", api_base=llama_server), Price(input=0, output=0)
+    )
+    assert model.structured_output == "off"

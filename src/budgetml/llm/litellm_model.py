@@ -105,9 +105,10 @@ class LiteLLMModel:
             )
         if self._api_base is not None and missing:
             self._api_key = PLACEHOLDER_API_KEY
-        self.structured_output = entry.structured_output == "on" or (
-            entry.structured_output == "auto" and _supports_schema(litellm, self.name)
-        )
+        style = entry.structured_output
+        if style == "auto":
+            style = "json_schema" if _supports_schema(litellm, self.name) else "off"
+        self.structured_output = style
 
     def complete(
         self,
@@ -124,7 +125,7 @@ class LiteLLMModel:
         its schema (the caller reads it back as text); otherwise the format is the prompt's."""
         start = time.perf_counter()
         schema = None
-        if reply_format is not None and self.structured_output:
+        if reply_format is not None and self.structured_output == "json_schema":
             schema = {
                 "type": "json_schema",
                 "json_schema": {
@@ -133,6 +134,8 @@ class LiteLLMModel:
                     "strict": True,
                 },
             }
+        elif reply_format is not None and self.structured_output == "json_object":
+            schema = {"type": "json_object", "schema": reply_format.json_schema}
         response = self._call_with_retries(
             messages, temperature=temperature, max_tokens=max_tokens, response_format=schema
         )
