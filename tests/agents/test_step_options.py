@@ -140,6 +140,12 @@ def guided(history: list[Step], workspace: Path) -> StepOptions:
     return step_options(ACTIONS, history, workspace, skip_known_results=True, guide_steps=True)
 
 
+def test_the_first_step_runs_a_script(workspace: Path) -> None:
+    assert guided([], workspace).names == ("Execute Script",)
+    assert "Execute Script" not in guided([run(1)], workspace).names  # known now
+    assert "List Files" in guided([run(1)], workspace).names
+
+
 def test_after_an_edit_the_next_step_runs_or_revises_the_script(workspace: Path) -> None:
     opts = guided([run(1), edit(2)], workspace)
     assert set(opts.names) == {"Execute Script", "Undo Edit Script", "Inspect Script Lines"}

@@ -181,7 +181,10 @@ def _guide(history: Sequence[Step]) -> tuple[frozenset[str], str] | None:
 
     After a change to a script the next step runs it or revises it; after LOOK_LIMIT steps that
     changed nothing, the next step changes something (traces: the 0.5B listed folders and
-    copied files for 15 steps, never editing)."""
+    copied files for 15 steps, never editing). Before anything else, a script is run: its
+    output is what every later step builds on (the 0.5B otherwise never ran the starter)."""
+    if not any(_is(s, EXECUTE) for s in history):
+        return frozenset({EXECUTE}), "not yet: first run the starter script to see what it does"
     if history and changed_files(history[-1]) and history[-1].reply.action != "Copy File":
         return TEST_OR_REVISE, "not now: the last step changed a script; run it or revise it"
     if len(_since_last_change(history)) >= LOOK_LIMIT:
