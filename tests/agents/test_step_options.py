@@ -148,8 +148,8 @@ def test_the_first_step_runs_a_script(workspace: Path) -> None:
 
 def test_after_an_edit_the_next_step_runs_or_revises_the_script(workspace: Path) -> None:
     opts = guided([run(1), edit(2)], workspace)
-    assert set(opts.names) == {"Execute Script", "Undo Edit Script", "Inspect Script Lines"}
-    assert any("run it or revise it" in w.why for w in opts.withheld)
+    assert set(opts.names) == {"Execute Script"}  # Edit Script (AI) is a worker action
+    assert any("run it (or revise it)" in w.why for w in opts.withheld)
 
 
 def test_after_three_steps_that_changed_nothing_the_next_one_changes_something(
@@ -163,7 +163,8 @@ def test_after_three_steps_that_changed_nothing_the_next_one_changes_something(
     assert "List Files" in guided(looks[:2], workspace).names
     opts = guided(looks, workspace)
     assert "List Files" not in opts.names and "Read File" not in opts.names
-    assert "Write File" in opts.names and "Undo Edit Script" in opts.names
+    assert "Write File" in opts.names
+    assert "Undo Edit Script" not in opts.names  # nothing to undo
 
 
 def test_a_copy_may_not_overwrite_a_file_of_the_workspace(workspace: Path) -> None:
@@ -171,3 +172,11 @@ def test_a_copy_may_not_overwrite_a_file_of_the_workspace(workspace: Path) -> No
     offer = opts.offers[opts.names.index("Copy File")]
     destination = next(s for s in offer.inputs if s.name == "destination")
     assert "train.py" in destination.not_in and destination.choices is None
+
+
+def test_undo_is_offered_only_for_a_file_with_a_change_left_to_undo(workspace: Path) -> None:
+    assert "Undo Edit Script" not in options([run(1)], workspace).names
+    opts = options([run(1), edit(2)], workspace)
+    assert choices(opts, "Undo Edit Script", "script_name") == ("train.py",)
+    undone = step(3, "Undo Edit Script", "Content of train.py after undo", script_name="train.py")
+    assert "Undo Edit Script" not in options([run(1), edit(2), undone], workspace).names

@@ -63,15 +63,7 @@ character under a grammar costs sampling time)."""
 INTEGER_INPUTS = frozenset({"start_line_number", "end_line_number"})
 EXPERT = "Request Help from a Planning Expert"
 LOOK_LIMIT = 3
-TEST_OR_REVISE = frozenset(
-    {
-        EXECUTE,
-        "Edit Script (AI)",
-        "Edit Script Segment (AI)",
-        "Undo Edit Script",
-        "Inspect Script Lines",
-    }
-)
+TEST_OR_REVISE = frozenset({EXECUTE, "Edit Script (AI)", "Edit Script Segment (AI)"})
 CHANGE = frozenset(
     {
         "Edit Script (AI)",
@@ -157,7 +149,10 @@ def step_options(
         else:
             files, folders = _listing(workspace)
             scripts = [f for f in files if f.endswith(".py")]
-            shapes = [_shape(key, action, files, scripts, folders) for key in action.input_names]
+            undoable = _undoable(history)
+            shapes = [
+                _shape(key, action, files, scripts, folders, undoable) for key in action.input_names
+            ]
         if skip_known_results:
             shapes, why = _drop_known(action, shapes, since, history)
             withheld += why
@@ -186,7 +181,9 @@ def _guide(history: Sequence[Step]) -> tuple[frozenset[str], str] | None:
     if not any(_is(s, EXECUTE) for s in history):
         return frozenset({EXECUTE}), "not yet: first run the starter script to see what it does"
     if history and changed_files(history[-1]) and history[-1].reply.action != "Copy File":
-        return TEST_OR_REVISE, "not now: the last step changed a script; run it or revise it"
+        return TEST_OR_REVISE, (
+            "not now: the last step changed a script; run it (or revise it) to see the effect"
+        )
     if len(_since_last_change(history)) >= LOOK_LIMIT:
         return CHANGE, (
             f"not now: {LOOK_LIMIT} steps in a row changed nothing; change the script (or "
@@ -196,7 +193,12 @@ def _guide(history: Sequence[Step]) -> tuple[frozenset[str], str] | None:
 
 
 def _shape(
-    key: str, action: Action, files: list[str], scripts: list[str], folders: list[str]
+    key: str,
+    action: Action,
+    files: list[str],
+    scripts: list[str],
+    folders: list[str],
+    undoable: frozenset[str],
 ) -> InputShape:
     if key in INTEGER_INPUTS:
         return InputShape(key, integer=True)
@@ -204,7 +206,9 @@ def _shape(
         return InputShape(key, choices=tuple(scripts))
     if action.name == LIST and key == "dir_path":
         return InputShape(key, choices=tuple(folders))
-    if action.name in (*READS_A_FILE, "Inspect Script Lines", "Undo Edit Script") and key in (
+    if action.name == "Undo Edit Script":
+        return InputShape(key, choices=tuple(f for f in files if f in undoable))
+    if action.name in (*READS_A_FILE, "Inspect Script Lines") and key in (
         "file_name",
         "script_name",
     ):
@@ -296,6 +300,18 @@ def _may_change_listing(step: Step, folder: str) -> bool:
         "script_name"
     )
     return not in_place
+
+
+def _undoable(history: Sequence[Step]) -> frozenset[str]:
+    """Files with a change left to undo (traces: the 0.5B asked for Undo Edit Script three times
+    with nothing to undo)."""
+    changes: dict[str, int] = {}
+    for step in history:
+        if not changed_files(step):
+            continue
+        target = _target(step)
+        changes[target] = changes.get(target, 0) + (-1 if _is(step, "Undo Edit Script") else 1)
+    return frozenset(name for name, count in changes.items() if count > 0)
 
 
 def _known_runs(since: Sequence[Step]) -> dict[str, int]:
