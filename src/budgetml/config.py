@@ -110,6 +110,11 @@ class RunConfig(_Strict):
     expert: ModelEntry | None = Field(default=None, description="None: no ask-the-expert action")
     lifelines: int = Field(default=5, ge=0, description="l: expert calls + top-level cascade calls")
     repeat_limit: int = Field(default=3, ge=1, description="r: identical steps before climbing")
+    climb_for: list[str] = Field(
+        default_factory=list,
+        description="actions whose step the next level up writes when the cheapest picks them "
+        "(e.g. [Edit Script (AI)]); a climb to the top spends a lifeline; [] = the paper's",
+    )
     retrieval: bool = Field(default=False, description="research-log summaries and retrieval")
     short_term_steps: int = Field(default=3, ge=1)
     planner_history: Literal["steps", "turns", "transcript"] = Field(

@@ -154,3 +154,23 @@ def test_the_expert_sees_the_planners_whole_context(tmp_path: Path, context: Act
     assert agent == "expert"
     assert messages[0].content.startswith("You are an expert in planning")
     assert plan.last_prompt in messages[1].content and "tuning lr" in messages[1].content
+
+
+EDIT = answer("Write File", {"file_name": "train.py", "content": "vague"})
+PRECISE = answer("Write File", {"file_name": "train.py", "content": "use sex and a forest"})
+
+
+def test_a_decisive_action_is_written_by_the_level_above(tmp_path: Path) -> None:
+    plan, recorder = cascade(tmp_path, [[EDIT], [PRECISE]], [3, 1], lifelines=2)
+    plan.cascade.climb_for = frozenset({"Write File"})
+    reply = plan.next_action("goal", [], 30)
+    assert reply.action_input["content"] == "use sex and a forest"
+    assert recorder.escalations[0][2] == "decisive: Write File"
+    assert plan.lifelines.used == 1
+
+
+def test_with_no_lifeline_left_the_cheap_models_decisive_step_stands(tmp_path: Path) -> None:
+    plan, recorder = cascade(tmp_path, [[EDIT], [PRECISE]], [3, 1], lifelines=0)
+    plan.cascade.climb_for = frozenset({"Write File"})
+    assert plan.next_action("goal", [], 30).action_input["content"] == "vague"
+    assert not recorder.escalations

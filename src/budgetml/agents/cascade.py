@@ -8,7 +8,8 @@ A step starts at the cheapest level. It climbs one level when that model fails t
 for a repeat does not offer the repeated action to the stronger model, and tells it why; if its
 higher levels give no usable reply the repeated proposal is kept. Only a step with no usable
 reply at any level fails the run. A repeat with nobody stronger to ask is asked again once,
-without the repeated action.
+without the repeated action. Optionally (`climb_for`), a step whose cheap reply picks one of
+some decisive actions (an edit) is written by the next level up instead.
 """
 
 from __future__ import annotations
@@ -78,6 +79,11 @@ class Cascade:
     repeat_limit: int
     lifelines: Lifelines
     recorder: CallRecorder
+    climb_for: frozenset[str] = frozenset()
+    """Actions whose step a stronger model writes when the cheap one picks them (`climb_for`):
+    an edit is only as good as its instruction, and the 0.5B's instructions echoed the prompt
+    (traces); the stronger model's reply is taken, whatever it does, and the cheap one's kept
+    if it gives none."""
 
     def next_reply(self, planning: Planning, history: Sequence[Step]) -> PlannerReply:
         """The reply of the cheapest level that gives a usable, non-repeating one."""
@@ -88,6 +94,8 @@ class Cascade:
         while True:
             reply, problem = self._ask(planning, level, feedback, avoid)
             if reply is not None and not self.repeats_itself(reply, history):
+                if reply.action in self.climb_for and self._can_climb(level):
+                    return self._decided_above(planning, level, reply)
                 return reply
             repeat = reply or repeat
             if not self._can_climb(level):
@@ -115,6 +123,15 @@ class Cascade:
                 feedback = self._repeat_feedback(reply)
                 avoid = frozenset({reply.action})
             level += 1
+
+    def _decided_above(self, planning: Planning, level: int, cheap: PlannerReply) -> PlannerReply:
+        """The step of a `climb_for` action, written by the next level up (one climb)."""
+        above = self.levels[level + 1]
+        self.recorder.escalation(
+            self.levels[level].model.name, above.model.name, f"decisive: {cheap.action}"
+        )
+        reply, _ = self._ask(planning, level + 1, [], frozenset())
+        return reply if reply is not None else cheap
 
     def repeats_itself(self, reply: PlannerReply, history: Sequence[Step]) -> bool:
         """The proposal is the action, with the same input, taken in each of the last r steps."""

@@ -94,6 +94,7 @@ def assemble_team(
         repeat_limit=config.repeat_limit,
         lifelines=lifelines,
         recorder=recorder,
+        climb_for=frozenset(config.climb_for),
     )
     planner = Planner(
         cascade=cascade,
