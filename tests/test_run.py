@@ -259,11 +259,11 @@ def test_a_replay_gets_the_same_best(tmp_path: Path) -> None:
 
 
 def test_a_task_whose_scoring_is_slow_is_scored_only_at_the_end(tmp_path: Path) -> None:
-    task = guess_labels(tmp_path)
-    with (task.root / "task.yaml").open("a") as spec:  # read by the loop (scoring.py)
+    folder = guess_labels(tmp_path).root
+    with (folder / "task.yaml").open("a") as spec:
         spec.write("score_during_run: false\n")
     summary = run_task(
-        task, config_for(IMPROVE_THEN_RUIN), config_label="t", run_dir=tmp_path / "run"
+        load_task(folder), config_for(IMPROVE_THEN_RUIN), config_label="t", run_dir=tmp_path / "run"
     )
     scores = [e for e in read_trace(tmp_path / "run" / "trace.jsonl") if e["event"] == "score"]
     assert [e["step"] for e in scores] == [5]

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from budgetml.agents.parser import IGNORED_NOTE_START
 from budgetml.agents.planner import Step
 from budgetml.checkpoint import remove_tree, take_snapshot
@@ -62,12 +60,7 @@ def ran_cleanly(action: str, observation: str) -> bool:
 
 def scores_during_run(task: Task) -> bool:
     """False when the task's task.yaml says `score_during_run: false` (its scoring is slow)."""
-    spec_file = task.root / "task.yaml"
-    try:
-        data = yaml.safe_load(spec_file.read_text("utf-8", errors="replace"))
-    except (OSError, yaml.YAMLError):
-        return True
-    return not (isinstance(data, dict) and data.get("score_during_run") is False)
+    return task.spec.score_during_run
 
 
 def fingerprint(root: Path) -> Fingerprint:

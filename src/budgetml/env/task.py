@@ -51,6 +51,8 @@ class TaskSpec(BaseModel):
     starter script writes (MLAgentBench's runtime tasks); None: the metric is not a time."""
     measurements: int = Field(default=3, ge=1, le=20)
     """A timed task is measured this many times, baseline and final alike; the best counts."""
+    score_during_run: bool = True
+    """False for a task whose scoring is slow: only the last step is scored, not each step."""
 
 
 @dataclass(frozen=True)
