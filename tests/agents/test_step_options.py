@@ -8,7 +8,7 @@ import pytest
 from budgetml.agents.parser import PlannerReply
 from budgetml.agents.planner import Step
 from budgetml.agents.step_options import StepOptions, describe_step, step_options
-from budgetml.env.actions import ACTIONS
+from budgetml.env.actions import ACTIONS, listing
 
 CLEAN = "The script has been executed. Here is the output:\nValidation Accuracy: 0.67"
 FAILED = "The script failed with exit code 1. Here is the output:\nKeyError: 'fare'"
@@ -86,7 +86,7 @@ def test_a_folder_listed_or_file_read_since_the_last_change_is_not_offered(
     workspace: Path,
 ) -> None:
     history = [
-        step(1, "List Files", "train.py", dir_path="."),
+        step(1, "List Files", listing(workspace), dir_path="."),
         step(2, "Read File", file_name="train.py"),
     ]
     opts = options(history, workspace)
@@ -124,7 +124,7 @@ def test_a_step_line_names_the_action_its_input_and_how_a_run_ended() -> None:
 
 def test_an_edit_in_place_changes_neither_the_listing_nor_other_files(workspace: Path) -> None:
     history = [
-        step(1, "List Files", "train.py", dir_path="data"),
+        step(1, "List Files", listing(workspace / "data"), dir_path="data"),
         step(2, "Read File", "columns: age, sex", file_name="data_description.txt"),
         edit(3),
     ]
@@ -132,7 +132,8 @@ def test_an_edit_in_place_changes_neither_the_listing_nor_other_files(workspace:
     assert "data" not in (choices(opts, "List Files", "dir_path") or ())
     assert "data_description.txt" not in (choices(opts, "Read File", "file_name") or ())
     assert "train.py" in (choices(opts, "Read File", "file_name") or ())
-    after_run = options([*history, run(4)], workspace)  # a script may write any file
+    (workspace / "data" / "cache.npy").write_bytes(b"0")  # a script run wrote a file there
+    after_run = options([*history, run(4)], workspace)
     assert "data" in (choices(after_run, "List Files", "dir_path") or ())
 
 
@@ -180,3 +181,13 @@ def test_undo_is_offered_only_for_a_file_with_a_change_left_to_undo(workspace: P
     assert choices(opts, "Undo Edit Script", "script_name") == ("train.py",)
     undone = step(3, "Undo Edit Script", "Content of train.py after undo", script_name="train.py")
     assert "Undo Edit Script" not in options([run(1), edit(2), undone], workspace).names
+
+
+def test_after_a_failed_run_the_next_step_fixes_undoes_or_looks_into_it(workspace: Path) -> None:
+    opts = guided([run(1), edit(2), run(3, FAILED)], workspace)
+    assert set(opts.names) == {
+        "Undo Edit Script",
+        "Inspect Script Lines",
+        "Read File",
+        "Write File",
+    }

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from budgetml.env.actions import FINAL_ANSWER, Action
+from budgetml.env.actions import FINAL_ANSWER, Action, listing
 
 if TYPE_CHECKING:
     from budgetml.agents.planner import Step
@@ -64,6 +64,17 @@ INTEGER_INPUTS = frozenset({"start_line_number", "end_line_number"})
 EXPERT = "Request Help from a Planning Expert"
 LOOK_LIMIT = 3
 TEST_OR_REVISE = frozenset({EXECUTE, "Edit Script (AI)", "Edit Script Segment (AI)"})
+FIX = frozenset(
+    {
+        "Edit Script (AI)",
+        "Edit Script Segment (AI)",
+        "Write File",
+        "Undo Edit Script",
+        "Inspect Script Lines",
+        "Understand File",
+        "Read File",
+    }
+)
 CHANGE = frozenset(
     {
         "Edit Script (AI)",
@@ -154,7 +165,7 @@ def step_options(
                 _shape(key, action, files, scripts, folders, undoable) for key in action.input_names
             ]
         if skip_known_results:
-            shapes, why = _drop_known(action, shapes, since, history)
+            shapes, why = _drop_known(action, shapes, since, history, workspace)
             withheld += why
             if action.name == FINAL_ANSWER and not _tested_change(history):
                 withheld.append(
@@ -184,6 +195,8 @@ def _guide(history: Sequence[Step]) -> tuple[frozenset[str], str] | None:
         return TEST_OR_REVISE, (
             "not now: the last step changed a script; run it (or revise it) to see the effect"
         )
+    if history and _is(history[-1], EXECUTE) and not ran_cleanly(history[-1]):
+        return FIX, "not now: the last run failed; fix the script, undo the change or look into it"
     if len(_since_last_change(history)) >= LOOK_LIMIT:
         return CHANGE, (
             f"not now: {LOOK_LIMIT} steps in a row changed nothing; change the script (or "
@@ -232,7 +245,11 @@ def _free(key: str) -> InputShape:
 
 
 def _drop_known(
-    action: Action, shapes: list[InputShape], since: Sequence[Step], history: Sequence[Step]
+    action: Action,
+    shapes: list[InputShape],
+    since: Sequence[Step],
+    history: Sequence[Step],
+    workspace: Path | None,
 ) -> tuple[list[InputShape], list[Withheld]]:
     """Remove the input values whose result the history holds: a script run after the last
     change (`since`), a folder listed or a file read after the last step that could have
@@ -240,7 +257,7 @@ def _drop_known(
     if action.name == EXECUTE:
         known, key = _known_runs(since), "script_name"
     elif action.name == LIST:
-        known, key = _known_reads(history, LIST, "dir_path", _may_change_listing), "dir_path"
+        known, key = _known_listings(history, workspace), "dir_path"
     elif action.name in READS_A_FILE:
         known, key = _known_reads(history, action.name, "file_name", _may_change), "file_name"
     else:
@@ -288,18 +305,22 @@ def _may_change(step: Step, name: str) -> bool:
     return _is(step, EXECUTE) or (changed_files(step) and _target(step) == name)
 
 
-def _may_change_listing(step: Step, folder: str) -> bool:
-    """A script may create files; so may a change that writes a new name (an edit in place
-    or an undo does not)."""
-    if _is(step, EXECUTE):
-        return True
-    if not changed_files(step):
-        return False
-    inputs = step.reply.action_input
-    in_place = step.reply.action in ("Undo Edit Script",) or inputs.get("save_name") == inputs.get(
-        "script_name"
-    )
-    return not in_place
+def _known_listings(history: Sequence[Step], workspace: Path | None) -> dict[str, int]:
+    """Folders whose last listing is what listing them now would show."""
+    last: dict[str, Step] = {}
+    for step in history:
+        if _is(step, LIST) and not step.observation.startswith("Error"):
+            last[str(step.reply.action_input.get("dir_path"))] = step
+    known = {}
+    for folder, step in last.items():
+        path = (workspace / folder) if workspace is not None else None
+        try:
+            same = path is not None and path.is_dir() and step.observation.endswith(listing(path))
+        except OSError:
+            same = False
+        if same:
+            known[folder] = step.number
+    return known
 
 
 def _undoable(history: Sequence[Step]) -> frozenset[str]:

@@ -82,6 +82,11 @@ def _list_files(context: ActionContext, args: Mapping[str, Any]) -> str:
     folder = context.workspace.resolve(str(args["dir_path"]) or ".")
     if not folder.is_dir():
         raise WorkspaceError(f"{args['dir_path']} is not a directory in the workspace")
+    return listing(folder)
+
+
+def listing(folder: Path) -> str:
+    """List Files' observation of `folder` (folders end with /)."""
     entries = sorted(folder.iterdir(), key=lambda p: p.name)
     lines = [p.name + ("/" if p.is_dir() else "") for p in entries]
     return "\n".join(lines) if lines else "(the directory is empty)"
