@@ -576,3 +576,24 @@ def test_code_that_drops_most_of_the_file_is_given_back_then_refused(
     assert observation.startswith("Error: the edit was refused, twice")
     assert "1 line(s) where the file had 30" in recorder.calls[1][1][-1].content
     assert read(context, "train.py") == script
+
+
+def test_an_undone_failure_is_still_shown_so_the_same_edit_is_not_made_again(
+    context: ActionContext, tmp_path: Path
+) -> None:
+    worker, recorder = scripted(tmp_path, ["```python\nprint('v3')\n```"])
+    log = ResearchLog(tmp_path / "run" / "research_log.md")
+    clean = {"train.py": "The script has been executed. Here is the output:\nok"}
+    failed = {
+        "train.py": "The script failed with exit code 1. Here is the output:\nValueError: columns overlap"
+    }
+    edit_action = {
+        a.name: a
+        for a in worker_actions(
+            worker, log, PROBLEM, False, last_run=clean.get, last_failure=failed.get
+        )
+    }["Edit Script (AI)"]
+    args = {"script_name": "train.py", "edit_instruction": "x", "save_name": "train.py"}
+    execute(edit_action, context, args, 100_000)
+    assert "An earlier edit of it failed" in recorder.prompts[0]
+    assert "columns overlap" in recorder.prompts[0]

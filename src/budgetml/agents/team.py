@@ -13,6 +13,7 @@ from budgetml.agents.expert import expert_action
 from budgetml.agents.memory import ResearchLog, retrieve, summarise_step
 from budgetml.agents.planner import CallRecorder, Planner, Step
 from budgetml.agents.prompting import PromptRenderer
+from budgetml.agents.step_options import ran_cleanly
 from budgetml.agents.workers import LLMWorker, worker_actions
 from budgetml.config import ModelEntry, RunConfig
 from budgetml.env.actions import ACTIONS, FINAL_ANSWER, Action
@@ -70,6 +71,7 @@ def assemble_team(
             research_problem,
             config.retrieval,
             last_run=lambda script: last_run_of(planner.history, script),
+            last_failure=lambda script: last_run_of(planner.history, script, failed=True),
         )
     )
     if config.expert is not None:
@@ -112,12 +114,14 @@ def assemble_team(
     return Team(planner, {a.name: a for a in planner.actions}, lifelines)
 
 
-def last_run_of(history: Sequence[Step], script: str) -> str | None:
-    """The observation of the last Execute Script of `script` in `history`, if any."""
+def last_run_of(history: Sequence[Step], script: str, failed: bool = False) -> str | None:
+    """The observation of the last Execute Script of `script` in `history` (that failed, with
+    `failed`), if any."""
     for step in reversed(history):
-        if (
-            step.reply.action == "Execute Script"
-            and step.reply.action_input.get("script_name") == script
-        ):
+        if step.reply.action != "Execute Script":
+            continue
+        if step.reply.action_input.get("script_name") != script:
+            continue
+        if not failed or not ran_cleanly(step):
             return step.observation
     return None

@@ -98,9 +98,10 @@ def worker_actions(
     research_problem: str,
     retrieval: bool,
     last_run: LastRun = lambda script: None,
+    last_failure: LastRun = lambda script: None,
 ) -> tuple[Action, ...]:
     """The worker actions; Append Summary and Retrieval only with retrieval on (the paper's R)."""
-    editing = EditContext(research_problem, last_run)
+    editing = EditContext(research_problem, last_run, last_failure)
     always = (
         Action(
             "Understand File",
@@ -225,14 +226,19 @@ class EditContext:
 
     research_problem: str
     last_run: LastRun
+    last_failure: LastRun = lambda script: None
+    """The last failed run of the script, even if undone since (traces: the 1.5B editor, at
+    temperature 0.01, made the same failing edit again after an undo)."""
 
     def render(self, workspace: Path, script_name: str) -> dict[str, Any]:
         run = self.last_run(script_name)
         failed = run is not None and not run.startswith("The script has been executed.")
+        earlier = None if failed else self.last_failure(script_name)
         return {
             "research_problem": truncate_middle(self.research_problem.strip(), MAX_PROBLEM_CHARS),
             "descriptions": _descriptions(workspace),
             "last_error": run[-MAX_ERROR_CHARS:] if failed and run else "",
+            "earlier_error": earlier[-MAX_ERROR_CHARS:] if earlier else "",
         }
 
 

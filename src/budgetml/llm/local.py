@@ -30,6 +30,7 @@ A GGUF without a chat template is refused: the prompt format must come from the 
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import functools
 import os
@@ -141,6 +142,16 @@ class _Loaded:
 
 _LOADED: dict[tuple[Path, int], _Loaded] = {}
 _LOAD_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_loaded() -> None:
+    """Free the models while llama-cpp-python can still do it (left to interpreter shutdown,
+    its finaliser finds its own module torn down and prints a TypeError traceback)."""
+    with _LOAD_LOCK:
+        for loaded in _LOADED.values():
+            loaded.llama.close()
+        _LOADED.clear()
 
 
 class LocalModel:
