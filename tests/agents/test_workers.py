@@ -584,9 +584,7 @@ def test_an_undone_failure_is_still_shown_so_the_same_edit_is_not_made_again(
     worker, recorder = scripted(tmp_path, ["```python\nprint('v3')\n```"])
     log = ResearchLog(tmp_path / "run" / "research_log.md")
     clean = {"train.py": "The script has been executed. Here is the output:\nok"}
-    failed = {
-        "train.py": "The script failed with exit code 1. Here is the output:\nValueError: columns overlap"
-    }
+    failed = {"train.py": "The script failed with exit code 1.\nValueError: columns overlap"}
     edit_action = {
         a.name: a
         for a in worker_actions(
