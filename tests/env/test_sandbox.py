@@ -243,3 +243,17 @@ def assert_stopped(beat: Path) -> None:
     size = beat.stat().st_size
     time.sleep(0.5)
     assert beat.stat().st_size == size
+
+
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_python_in_a_scripts_own_commands_is_budgetmls_interpreter(
+    tmp_path: Path, isolation: str
+) -> None:
+    code = (
+        "import subprocess\n"
+        "print(subprocess.run(['python', '-c', 'import sys; print(sys.prefix)'],"
+        " capture_output=True, text=True).stdout)\n"
+    )
+    result = run(tmp_path, code, isolation)
+    assert result.exit_code == 0, result.output
+    assert sys.prefix in result.output

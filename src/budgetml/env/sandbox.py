@@ -102,7 +102,11 @@ class SandboxPolicy:
 def scrubbed_environment(home: Path) -> dict[str, str]:
     """An allowlisted environment: nothing secret from ours, HOME and TMPDIR in `home`."""
     env = {key: os.environ[key] for key in _PASSED_THROUGH if key in os.environ}
+    # `python` in a script's own commands is our interpreter (a pyenv shim first on PATH cannot
+    # work in the sandbox; traces: "python: not found" or an empty output)
+    interpreter_bin = str(Path(sys.executable).parent)
     env.update(
+        PATH=os.pathsep.join([interpreter_bin, env.get("PATH", os.defpath)]),
         HOME=str(home),
         TMPDIR=str(home),
         PYTHONUNBUFFERED="1",
