@@ -50,7 +50,7 @@ class Checkpoints:
 
     def save(self, step: int, extra: Mapping[str, Any] | None = None) -> None:
         """Snapshot the workspace and record the step done; `extra` goes into the event
-        (the scores so far, scoring.py)."""
+        (the scores so far, scorekeeper.py)."""
         folder = snapshot_path(self.run_dir, step)
         if step > 0:
             take_snapshot(self.workspace.root, folder, self.latest())

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from budgetml.env.project import SKIPPED
 from budgetml.errors import BudgetMLError
-from budgetml.scoring import BEST_DIR, best_path
+from budgetml.scorekeeper import BEST_DIR, best_path
 from budgetml.summary import RunSummary
 from budgetml.trace import read_trace
 

@@ -3,7 +3,7 @@
 A run directory holds all a run needs to go on: the recorded config, the trace (steps, model
 calls, and in each `checkpoint` event the lifelines used, the undo stacks, the size of the
 research log and the best score so far) and the workspace snapshot of the last checkpoint
-(checkpoint.py), with the best workspace that checkpoint names (scoring.py). Calls made
+(checkpoint.py), with the best workspace that checkpoint names (scorekeeper.py). Calls made
 after that checkpoint, before the kill, were paid for: the resumed run answers them from their
 recorded replies, in order per model and agent, before it calls any model again, and counts
 each once. A run killed before its first checkpoint starts over in the same directory.
@@ -39,7 +39,7 @@ from budgetml.llm.base import Completion, Message, Model, ModelWrapper, ReplyFor
 from budgetml.llm.scripted import ScriptedModel
 from budgetml.replay import recorded_completion
 from budgetml.run import RunRecorder, RunState, run_task
-from budgetml.scoring import BEST_DIR, best_path, restored
+from budgetml.scorekeeper import BEST_DIR, best_path, restored
 from budgetml.summary import RunSummary
 from budgetml.trace import Event, Trace, current_events, read_trace
 

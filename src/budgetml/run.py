@@ -29,7 +29,7 @@ from budgetml.llm.budget import BudgetExhausted, BudgetGuard
 from budgetml.llm.cache import CachedModel, ResponseCache, default_cache_path
 from budgetml.llm.ledger import CostLedger
 from budgetml.provenance import code_commit
-from budgetml.scoring import Scorekeeper, StepScore, scores_during_run
+from budgetml.scorekeeper import Scorekeeper, StepScore, scores_during_run
 from budgetml.summary import RunSummary, Status, improvement, is_success
 from budgetml.trace import Trace
 
@@ -137,7 +137,7 @@ def run_task(
     Problems with the set-up (a missing key, an unpriced model, a used run directory) raise
     before anything is written; a model that fails mid-run ends the run with status `error`.
     With `resume` (resume.py), the run goes on in `run_dir` from its last checkpoint instead.
-    `on_step` gets each step as a `ScoredStep`, with its score when that changed (scoring.py).
+    `on_step` gets each step as a `ScoredStep`, with its score when that changed (scorekeeper.py).
     """
     started = time.monotonic() - (resume.elapsed_s if resume else 0.0)
     build = make_model or (lambda e: models.make_model(e, config.prices, seed))

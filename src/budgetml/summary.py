@@ -1,7 +1,7 @@
 """`summary.json`: what a run achieved and what it cost, and the success rule that decides it.
 
 `score`, `improvement` and `success` are the last step's (the paper's rule); `best_*` are those
-of the best-scoring step, whose workspace the run directory keeps (scoring.py).
+of the best-scoring step, whose workspace the run directory keeps (scorekeeper.py).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from budgetml.bench.report import ReportRun
-from budgetml.scoring import ran_cleanly
+from budgetml.scorekeeper import ran_cleanly
 from budgetml.summary import RunSummary
 from budgetml.trace import read_trace
 
