@@ -215,3 +215,16 @@ def test_with_many_configurations_table_2_has_a_row_per_configuration(tmp_path: 
     assert re.findall(r"<tr><th>(config-\d)</th>", table.group(0)) == [
         f"config-{c}" for c in range(8)
     ]
+
+
+def test_a_committed_sweep_recorded_before_the_best_scores_existed_still_reads(
+    tmp_path: Path,
+) -> None:
+    """experiments/results/table2-cpu-fixes was recorded before best_* and direction_*; opening
+    its store adds those columns empty, and the runs must read with the fields' defaults."""
+    committed = Path(__file__).parents[2] / "experiments" / "results" / "table2-cpu-fixes"
+    shutil.copy(committed / "results.sqlite", tmp_path / "results.sqlite")
+    summaries = [r.summary for r in collect_runs(tmp_path) if r.summary is not None]
+    assert len(summaries) == 24
+    assert not any(s.best_success for s in summaries)
+    assert all(s.best_step is None for s in summaries)

@@ -191,11 +191,18 @@ class ResultStore:
             )
 
 
+def _added_later(name: str, value: object) -> bool:
+    """A column added after the run was recorded is NULL there: the field's default stands
+    (best_success is False, not None, for a run recorded before it existed)."""
+    field = RunSummary.model_fields[name]
+    return value is None and not field.is_required() and field.default is not None
+
+
 def _record(row: sqlite3.Row) -> RunRecord:
     key = RunKey(row["task"], row["config"], int(row["seed"]))
     summary = None
     if row["state"] == "finished":
-        data = {name: row[name] for name in SUMMARY_FIELDS}
+        data = {name: row[name] for name in SUMMARY_FIELDS if not _added_later(name, row[name])}
         data["tokens"] = json.loads(data["tokens"] or "{}")
         summary = RunSummary.model_validate(
             {**data, "task": key.task, "config": key.config, "seed": key.seed}
