@@ -183,11 +183,10 @@ def test_undo_is_offered_only_for_a_file_with_a_change_left_to_undo(workspace: P
     assert "Undo Edit Script" not in options([run(1), edit(2), undone], workspace).names
 
 
-def test_after_a_failed_run_the_next_step_fixes_undoes_or_looks_into_it(workspace: Path) -> None:
+def test_after_a_failed_run_the_next_step_fixes_or_looks_and_undoes_after_two(
+    workspace: Path,
+) -> None:
     opts = guided([run(1), edit(2), run(3, FAILED)], workspace)
-    assert set(opts.names) == {
-        "Undo Edit Script",
-        "Inspect Script Lines",
-        "Read File",
-        "Write File",
-    }
+    assert set(opts.names) == {"Inspect Script Lines", "Read File", "Write File"}
+    twice = [run(1), edit(2), run(3, FAILED), edit(4), run(5, FAILED)]
+    assert "Undo Edit Script" in guided(twice, workspace).names

@@ -63,6 +63,9 @@ character under a grammar costs sampling time)."""
 INTEGER_INPUTS = frozenset({"start_line_number", "end_line_number"})
 EXPERT = "Request Help from a Planning Expert"
 LOOK_LIMIT = 3
+FIX_TRIES_BEFORE_UNDO = 2
+"""Failed runs in a row before Undo is offered: an error one fix away was undone at once by the
+0.5B (titanic traces), so a fix (written by the 1.5B under climb_for) is tried first."""
 TEST_OR_REVISE = frozenset({EXECUTE, "Edit Script (AI)", "Edit Script Segment (AI)"})
 FIX = frozenset(
     {
@@ -196,6 +199,10 @@ def _guide(history: Sequence[Step]) -> tuple[frozenset[str], str] | None:
             "not now: the last step changed a script; run it (or revise it) to see the effect"
         )
     if history and _is(history[-1], EXECUTE) and not ran_cleanly(history[-1]):
+        if _failed_runs_in_a_row(history) < FIX_TRIES_BEFORE_UNDO:
+            return FIX - {"Undo Edit Script"}, (
+                "not now: the last run failed; fix the script (its error is above) or look into it"
+            )
         return FIX, "not now: the last run failed; fix the script, undo the change or look into it"
     if len(_since_last_change(history)) >= LOOK_LIMIT:
         return CHANGE, (
@@ -203,6 +210,16 @@ def _guide(history: Sequence[Step]) -> tuple[frozenset[str], str] | None:
             "undo a change), or give the final answer once a change has run cleanly"
         )
     return None
+
+
+def _failed_runs_in_a_row(history: Sequence[Step]) -> int:
+    """Execute Script steps that failed since the last clean run (looks between them aside)."""
+    count = 0
+    for step in reversed(history):
+        if ran_cleanly(step):
+            break
+        count += _is(step, EXECUTE)
+    return count
 
 
 def _shape(
