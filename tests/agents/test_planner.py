@@ -1,5 +1,6 @@
 """The planner's prompt and retries, with scripted models (fixed replies, not LLMs)."""
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -196,3 +197,16 @@ def test_a_prompt_that_fits_with_no_step_shown_ends_the_planning(tmp_path: Path)
     with pytest.raises(ContextOverflowError):
         plan.next_action("goal", [long_step(n) for n in range(1, 3)], 28)
     assert [shown for _, shown in recorder.trims] == [1, 0] and not recorder.calls
+
+
+def test_an_action_that_just_failed_with_nothing_changed_is_asked_again(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text("print(1)\n")
+    copy = {"source": "train.py", "destination": "backup/"}
+    failed = Step(1, PlannerReply("Copy File", copy, {}, ""), "Error: backup is not a folder")
+    again = f"Action: Copy File\nAction Input: {json.dumps(copy)}"
+    recorder = Recorder()
+    level = Level(scripted(tmp_path, "cheap", [again, GOOD]), 3, 500)
+    plan = make_planner((level,), recorder, skip_known_results=True, workspace=tmp_path)
+    assert plan.next_action("goal", [failed], 29).action == "List Files"
+    ((_, _, problem),) = recorder.failures
+    assert "gave an error at step 1 and nothing has changed since" in problem

@@ -7,7 +7,7 @@ import pytest
 
 from budgetml.agents.parser import PlannerReply
 from budgetml.agents.planner import Step
-from budgetml.agents.step_options import StepOptions, describe_step, step_options
+from budgetml.agents.step_options import StepOptions, describe_step, known_error, step_options
 from budgetml.env.actions import ACTIONS, listing
 
 CLEAN = "The script has been executed. Here is the output:\nValidation Accuracy: 0.67"
@@ -190,3 +190,19 @@ def test_after_a_failed_run_the_next_step_fixes_or_looks_and_undoes_after_two(
     assert set(opts.names) == {"Inspect Script Lines", "Read File", "Write File"}
     twice = [run(1), edit(2), run(3, FAILED), edit(4), run(5, FAILED)]
     assert "Undo Edit Script" in guided(twice, workspace).names
+
+
+def test_an_action_that_failed_with_nothing_changed_since_is_a_known_error() -> None:
+    copy = step(1, "Copy File", "Error: data is a directory", source="a.csv", destination="data/")
+    assert known_error([copy], "Copy File", {"source": "a.csv", "destination": "data/"}) == 1
+    assert not known_error([copy], "Copy File", {"source": "a.csv", "destination": "b.csv"})
+    assert not known_error(
+        [copy, edit(2)], "Copy File", {"source": "a.csv", "destination": "data/"}
+    )
+
+
+def test_a_copy_may_not_name_a_folder_as_its_destination(workspace: Path) -> None:
+    opts = options([], workspace)
+    offer = opts.offers[opts.names.index("Copy File")]
+    destination = next(s for s in offer.inputs if s.name == "destination")
+    assert "data" in destination.not_in and "data/" in destination.not_in

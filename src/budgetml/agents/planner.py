@@ -18,7 +18,7 @@ from budgetml.agents.cascade import Cascade, Level, Lifelines, PlanningFailed
 from budgetml.agents.parser import FormatError, PlannerReply, parse_reply
 from budgetml.agents.prompting import PromptRenderer, Situation
 from budgetml.agents.reply_format import as_reply_text, reply_format
-from budgetml.agents.step_options import StepOptions, step_options
+from budgetml.agents.step_options import StepOptions, known_error, step_options
 from budgetml.env.actions import Action
 from budgetml.errors import ContextOverflowError
 from budgetml.llm.base import Completion, Message, ReplyFormat
@@ -190,6 +190,12 @@ class Planner:
                     f"{reply.action}: {shape.name} {json.dumps(value)} already exists; "
                     "name a new file"
                 )
+        failed_at = known_error(self._situation.history, reply.action, reply.action_input)
+        if self.skip_known_results and failed_at:
+            raise FormatError(
+                f"{reply.action} with this input gave an error at step {failed_at} and nothing "
+                "has changed since; do something else"
+            )
         return reply
 
     def _offered(self, avoid: frozenset[str]) -> StepOptions:

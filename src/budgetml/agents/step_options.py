@@ -251,7 +251,8 @@ def _shape(
     if action.name == "Copy File" and key == "source":
         return InputShape(key, choices=tuple(files))
     if action.name == "Copy File" and key == "destination":  # a copy, not an overwrite
-        return InputShape(key, max_chars=FREE_TEXT_CHARS[key], not_in=tuple(files))
+        taken = (*files, *folders, *(f"{folder}/" for folder in folders))
+        return InputShape(key, max_chars=FREE_TEXT_CHARS[key], not_in=taken)
     return _free(key)
 
 
@@ -365,6 +366,20 @@ def _known_runs(since: Sequence[Step]) -> dict[str, int]:
 def _since_last_change(history: Sequence[Step]) -> list[Step]:
     changes = [i for i, s in enumerate(history) if changed_files(s)]
     return list(history[changes[-1] + 1 :] if changes else history)
+
+
+def known_error(history: Sequence[Step], action: str, action_input: dict[str, object]) -> int:
+    """The step that took this very action, with this input, since the last change and got an
+    error (0: none): doing it again gives the same error (traces: the 0.5B copied a file onto
+    the folder `data/` step after step)."""
+    for step in reversed(_since_last_change(history)):
+        if (
+            step.reply.action == action
+            and step.reply.action_input == action_input
+            and step.observation.startswith("Error")
+        ):
+            return step.number
+    return 0
 
 
 def changed_files(step: Step) -> bool:
