@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from budgetml.agents.history import describe_step, known_error
 from budgetml.agents.parser import PlannerReply
 from budgetml.agents.planner import Step
-from budgetml.agents.step_options import StepOptions, describe_step, known_error, step_options
+from budgetml.agents.step_options import StepOptions, step_options
 from budgetml.env.actions import ACTIONS, listing
 
 CLEAN = "The script has been executed. Here is the output:\nValidation Accuracy: 0.67"

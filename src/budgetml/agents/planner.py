@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Protocol
 
 from budgetml.agents.cascade import Cascade, Level, Lifelines, PlanningFailed
+from budgetml.agents.history import known_error
 from budgetml.agents.parser import FormatError, PlannerReply, parse_reply
 from budgetml.agents.prompting import PromptRenderer, Situation
 from budgetml.agents.reply_format import as_reply_text, reply_format
-from budgetml.agents.step_options import StepOptions, known_error, step_options
+from budgetml.agents.step_options import StepOptions, step_options
 from budgetml.env.actions import Action
 from budgetml.errors import ContextOverflowError
 from budgetml.llm.base import Completion, Message, ReplyFormat

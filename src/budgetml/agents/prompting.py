@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Literal
 
 import jinja2
 
-from budgetml.agents.step_options import StepOptions, describe_step
+from budgetml.agents.history import describe_step
+from budgetml.agents.step_options import StepOptions
 from budgetml.env.actions import Action
 from budgetml.llm.base import Message
 from budgetml.textutil import truncate_middle

@@ -1,0 +1,120 @@
+"""What a planner's history says: which steps changed files, which runs were clean, what was
+tried and failed, and each step as one line. Step options and the step guide read it; so the
+offered actions follow from the history alone, and a resumed or replayed run offers the same.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from budgetml.agents.planner import Step
+
+EXECUTE = "Execute Script"
+CHANGES_FILES = frozenset(
+    {
+        "Edit Script (AI)",
+        "Edit Script Segment (AI)",
+        "Write File",
+        "Append File",
+        "Copy File",
+        "Undo Edit Script",
+    }
+)
+CLEAN_RUN = "The script has been executed."
+
+
+def is_action(step: Step, action: str) -> bool:
+    return step.reply.action == action
+
+
+def changed_files(step: Step) -> bool:
+    """The step's action changed a file and says it did (an error or an empty edit did not)."""
+    if step.reply.action not in CHANGES_FILES:
+        return False
+    observation = step.observation
+    return not observation.startswith("Error") and "(no changes: the content is the same)" not in (
+        observation
+    )
+
+
+def ran_cleanly(step: Step) -> bool:
+    return is_action(step, EXECUTE) and CLEAN_RUN in step.observation[:400]
+
+
+def target(step: Step) -> str:
+    """The file a changing step wrote."""
+    inputs = step.reply.action_input
+    for key in ("save_name", "destination", "file_name", "script_name"):
+        if key in inputs:
+            return str(inputs[key])
+    return ""
+
+
+def since_last_change(history: Sequence[Step]) -> list[Step]:
+    changes = [i for i, s in enumerate(history) if changed_files(s)]
+    return list(history[changes[-1] + 1 :] if changes else history)
+
+
+def tested_change(history: Sequence[Step]) -> bool:
+    """Something was changed and a script ran cleanly after the last change."""
+    changes = [i for i, s in enumerate(history) if changed_files(s)]
+    return bool(changes) and any(ran_cleanly(s) for s in history[changes[-1] + 1 :])
+
+
+def undoable(history: Sequence[Step]) -> frozenset[str]:
+    """Files with a change left to undo (traces: the 0.5B asked for Undo Edit Script three times
+    with nothing to undo)."""
+    changes: dict[str, int] = {}
+    for step in history:
+        if not changed_files(step):
+            continue
+        name = target(step)
+        changes[name] = changes.get(name, 0) + (-1 if is_action(step, "Undo Edit Script") else 1)
+    return frozenset(name for name, count in changes.items() if count > 0)
+
+
+def failed_runs_in_a_row(history: Sequence[Step]) -> int:
+    """Execute Script steps that failed since the last clean run (looks between them aside)."""
+    count = 0
+    for step in reversed(history):
+        if ran_cleanly(step):
+            break
+        count += is_action(step, EXECUTE)
+    return count
+
+
+def known_error(history: Sequence[Step], action: str, action_input: dict[str, object]) -> int:
+    """The step that took this very action, with this input, since the last change and got an
+    error (0: none): doing it again gives the same error (traces: the 0.5B copied a file onto
+    the folder `data/` step after step)."""
+    for step in reversed(since_last_change(history)):
+        if (
+            step.reply.action == action
+            and step.reply.action_input == action_input
+            and step.observation.startswith("Error")
+        ):
+            return step.number
+    return 0
+
+
+def describe_step(step: Step, limit: int = 160) -> str:
+    """One line for the list of steps so far: the action, its input, the start of its result."""
+    inputs = json.dumps(step.reply.action_input, ensure_ascii=False)
+    if len(inputs) > limit:
+        inputs = inputs[: limit - 3] + "..."
+    return f"Step {step.number}: {step.reply.action} {inputs} -> {_outcome(step)}"
+
+
+def _outcome(step: Step) -> str:
+    """What came of a step, in a few words: for a script, how it ended and its last line."""
+    text = step.observation.strip()
+    if is_action(step, EXECUTE):
+        head = text.partition(" Here is the output:")[0]
+        lines = [line.strip() for line in text.splitlines()[1:] if line.strip()]
+        tail = " | ".join(lines[-2:])
+        return f"{head} {tail[-200:]}".strip()
+    first = " ".join(text.split())
+    return first[:160] + ("..." if len(first) > 160 else "")
