@@ -207,3 +207,10 @@ def test_a_copy_may_not_name_a_folder_as_its_destination(workspace: Path) -> Non
     offer = opts.offers[opts.names.index("Copy File")]
     destination = next(s for s in offer.inputs if s.name == "destination")
     assert "data" in destination.not_in and "data/" in destination.not_in
+
+
+def test_an_edit_that_changed_nothing_is_known_until_something_changes() -> None:
+    inputs = {"script_name": "train.py", "edit_instruction": "x", "save_name": "train.py"}
+    same = edit(1, "The edited file is saved ... (no changes: the content is the same)")
+    assert known_error([same], "Edit Script (AI)", inputs) == 1
+    assert not known_error([same], "Edit Script (AI)", {**inputs, "edit_instruction": "y"})

@@ -35,9 +35,7 @@ def changed_files(step: Step) -> bool:
     if step.reply.action not in CHANGES_FILES:
         return False
     observation = step.observation
-    return not observation.startswith("Error") and "(no changes: the content is the same)" not in (
-        observation
-    )
+    return not observation.startswith("Error") and NO_CHANGE not in observation
 
 
 def ran_cleanly(step: Step) -> bool:
@@ -86,15 +84,19 @@ def failed_runs_in_a_row(history: Sequence[Step]) -> int:
     return count
 
 
+NO_CHANGE = "(no changes: the content is the same)"
+
+
 def known_error(history: Sequence[Step], action: str, action_input: dict[str, object]) -> int:
     """The step that took this very action, with this input, since the last change and got an
-    error (0: none): doing it again gives the same error (traces: the 0.5B copied a file onto
-    the folder `data/` step after step)."""
+    error or changed nothing (0: none): doing it again does the same (traces: the 0.5B copied a
+    file onto the folder `data/` step after step, and sent one edit instruction five times in a
+    row, each edit changing nothing)."""
     for step in reversed(since_last_change(history)):
         if (
             step.reply.action == action
             and step.reply.action_input == action_input
-            and step.observation.startswith("Error")
+            and (step.observation.startswith("Error") or NO_CHANGE in step.observation)
         ):
             return step.number
     return 0

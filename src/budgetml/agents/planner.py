@@ -194,8 +194,8 @@ class Planner:
         failed_at = known_error(self._situation.history, reply.action, reply.action_input)
         if self.skip_known_results and failed_at:
             raise FormatError(
-                f"{reply.action} with this input gave an error at step {failed_at} and nothing "
-                "has changed since; do something else"
+                f"{reply.action} with this input gave an error or changed nothing at step "
+                f"{failed_at}, and nothing has changed since; do something else"
             )
         return reply
 
