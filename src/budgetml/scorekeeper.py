@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from budgetml.agents.parser import IGNORED_NOTE_START
+from budgetml.agents.history import ran_cleanly
 from budgetml.agents.planner import Step
 from budgetml.checkpoint import remove_tree, take_snapshot
 from budgetml.env.sandbox import Sandbox
@@ -28,9 +28,6 @@ from budgetml.env.task import Task
 from budgetml.trace import Trace
 
 BEST_DIR = "best"
-CLEAN_RUN = "The script has been executed."
-"""How an Execute Script observation starts when the script exited with 0 (env/actions.py)."""
-
 Fingerprint = frozenset[tuple[str, int, int]]
 
 
@@ -47,15 +44,6 @@ class StepScore:
 
 def best_path(run_dir: Path, step: int) -> Path:
     return run_dir / BEST_DIR / f"step-{step}"
-
-
-def ran_cleanly(action: str, observation: str) -> bool:
-    """An Execute Script step whose script exited with 0."""
-    if action != "Execute Script":
-        return False
-    if observation.startswith(IGNORED_NOTE_START):  # the parser's note comes first, one line
-        observation = observation.partition("\n")[2]
-    return observation.startswith(CLEAN_RUN)
 
 
 def scores_during_run(task: Task) -> bool:
@@ -116,7 +104,7 @@ class Scorekeeper:
         if not self.during_run:
             return None
         now = fingerprint(self.workspace)
-        if now == self._seen and not ran_cleanly(step.reply.action, step.observation):
+        if now == self._seen and not ran_cleanly(step):
             return None
         return self._score(step.number, now, linked_to, final=False)
 

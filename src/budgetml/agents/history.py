@@ -9,6 +9,8 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from budgetml.agents.parser import IGNORED_NOTE_START
+
 if TYPE_CHECKING:
     from budgetml.agents.planner import Step
 
@@ -24,6 +26,7 @@ CHANGES_FILES = frozenset(
     }
 )
 CLEAN_RUN = "The script has been executed."
+"""How an Execute Script observation starts when the script exited with 0 (env/actions.py)."""
 
 
 def is_action(step: Step, action: str) -> bool:
@@ -39,7 +42,17 @@ def changed_files(step: Step) -> bool:
 
 
 def ran_cleanly(step: Step) -> bool:
-    return is_action(step, EXECUTE) and CLEAN_RUN in step.observation[:400]
+    return script_ran_cleanly(step.reply.action, step.observation)
+
+
+def script_ran_cleanly(action: str, observation: str) -> bool:
+    """An Execute Script step whose script exited with 0 (its observation, after the parser's
+    one-line note on dropped keys if any, starts as env/actions.py words a clean run)."""
+    if action != EXECUTE:
+        return False
+    if observation.startswith(IGNORED_NOTE_START):
+        observation = observation.partition("\n")[2]
+    return observation.startswith(CLEAN_RUN)
 
 
 def target(step: Step) -> str:

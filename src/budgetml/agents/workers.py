@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from budgetml.agents.history import script_ran_cleanly
 from budgetml.agents.memory import REFLECTION_PROFILE, ResearchLog, retrieve
 from budgetml.agents.planner import CallRecorder
 from budgetml.agents.prompting import TEMPLATES
@@ -232,7 +233,7 @@ class EditContext:
 
     def render(self, workspace: Path, script_name: str) -> dict[str, Any]:
         run = self.last_run(script_name)
-        failed = run is not None and not run.startswith("The script has been executed.")
+        failed = run is not None and not script_ran_cleanly("Execute Script", run)
         earlier = None if failed else self.last_failure(script_name)
         return {
             "research_problem": truncate_middle(self.research_problem.strip(), MAX_PROBLEM_CHARS),

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from budgetml.agents.history import script_ran_cleanly
 from budgetml.bench.report import ReportRun
-from budgetml.scorekeeper import ran_cleanly
 from budgetml.summary import RunSummary
 from budgetml.trace import read_trace
 
@@ -206,4 +206,6 @@ def _count(events: Sequence[dict[str, Any]], kind: str) -> int:
 
 def _failed_script_run(step: dict[str, Any]) -> bool:
     action = str(step["action"])
-    return action == "Execute Script" and not ran_cleanly(action, str(step.get("observation", "")))
+    return action == "Execute Script" and not script_ran_cleanly(
+        action, str(step.get("observation", ""))
+    )
