@@ -11,8 +11,7 @@ import pytest
 from budgetml.agents.parser import parse_reply
 from budgetml.config import ModelEntry, Price, RunConfig, load_config
 from budgetml.env.task import find_task, load_task
-from budgetml.llm.base import Completion, Message, ReplyFormat, Usage
-from budgetml.llm.pricing import cost_usd
+from budgetml.llm.base import Completion, Message, ReplyFormat, Usage, cost_usd
 from budgetml.run import run_task
 from budgetml.trace import read_trace
 from tests.agents.scripted_team import BAD, answer

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from budgetml.agents.llm_worker import LLMWorker
 from budgetml.agents.memory import (
     MAX_LOG_CHARS,
     NOTE_MAX_TOKENS,
@@ -15,7 +16,6 @@ from budgetml.agents.memory import (
     retrieve,
     summarise_step,
 )
-from budgetml.agents.workers import LLMWorker
 from budgetml.config import Price
 from budgetml.llm.base import Completion, Message, ReplyFormat
 from budgetml.llm.scripted import ScriptedModel

@@ -9,14 +9,9 @@ from pathlib import Path
 import pytest
 
 from budgetml.agents import workers
-from budgetml.agents.memory import ResearchLog, summarise_step
-from budgetml.agents.workers import (
-    EDIT_PROFILE,
-    REFLECTION_PROFILE,
-    UNDERSTAND_PROFILE,
-    LLMWorker,
-    worker_actions,
-)
+from budgetml.agents.llm_worker import LLMWorker
+from budgetml.agents.memory import REFLECTION_PROFILE, ResearchLog, summarise_step
+from budgetml.agents.workers import EDIT_PROFILE, UNDERSTAND_PROFILE, worker_actions
 from budgetml.config import Price
 from budgetml.env.actions import ACTIONS, Action, ActionContext, execute
 from budgetml.llm.base import Completion, Message, ReplyFormat, Usage

@@ -2,7 +2,15 @@ from pathlib import Path
 
 import pytest
 
-from budgetml.env.actions import ACTIONS, ActionContext, execute
+from budgetml.env.actions import (
+    ACTIONS,
+    ActionContext,
+    ActionRefused,
+    execute,
+    existing_file,
+    line_number,
+)
+from budgetml.env.workspace import WorkspaceError
 
 BY_NAME = {action.name: action for action in ACTIONS}
 
@@ -112,6 +120,21 @@ def test_execute_script_reports_failures_and_timeouts(context: ActionContext) ->
 def test_execute_script_refuses_missing_and_non_python_files(context: ActionContext) -> None:
     assert "not a file" in act(context, "Execute Script", script_name="nope.py")
     assert "not a Python script" in act(context, "Execute Script", script_name="data.csv")
+
+
+def test_the_action_refuses_bad_inputs_and_the_workspace_bad_paths(context: ActionContext) -> None:
+    with pytest.raises(ActionRefused, match="whole number"):
+        line_number("ten", "start_line_number")
+    with pytest.raises(WorkspaceError, match="not a file in the workspace"):
+        existing_file(context, "nope.py")
+    # the agent reads both alike: "Error: " and the reason
+    lines = {"start_line_number": "ten", "end_line_number": 2}
+    assert act(context, "Inspect Script Lines", script_name="train.py", **lines) == (
+        "Error: start_line_number must be a whole number, got 'ten'"
+    )
+    assert act(context, "Execute Script", script_name="nope.py") == (
+        "Error: nope.py is not a file in the workspace; use List Files to look"
+    )
 
 
 def test_observations_are_truncated_keeping_head_and_tail(context: ActionContext) -> None:

@@ -1,9 +1,8 @@
 import pytest
 
 from budgetml.config import Price
-from budgetml.llm.base import Completion, Usage
+from budgetml.llm.base import Completion, Usage, cost_usd
 from budgetml.llm.ledger import CostLedger
-from budgetml.llm.pricing import cost_usd
 
 CHEAP = Price(input=0.5, output=1.5, free_tier=True)
 STRONG = Price(input=10.0, output=30.0, cached_input=2.5)

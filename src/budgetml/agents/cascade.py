@@ -16,14 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from budgetml.agents.history import Step
 from budgetml.agents.parser import FormatError, PlannerReply
+from budgetml.agents.recorder import CallRecorder
 from budgetml.llm.base import Completion, Message, Model
 from budgetml.textutil import truncate_middle
-
-if TYPE_CHECKING:
-    from budgetml.agents.planner import CallRecorder, Step
 
 MAX_REJECTED_REPLY_CHARS = 2_000
 """How much of an unusable reply a retry shows back: enough to see the mistake. Small models
@@ -36,7 +35,7 @@ class PlanningFailed(Exception):
 
 @dataclass(frozen=True)
 class Level:
-    """One rung of the cascade: a model and how many tries (m) it gets per step."""
+    """One level of the cascade: a model and how many tries (m) it gets per step."""
 
     model: Model
     retries: int
@@ -75,6 +74,8 @@ class Planning(Protocol):
 
 @dataclass
 class Cascade:
+    """The levels, cheapest first; a level's `index` is its place in `levels` (0: the cheapest)."""
+
     levels: tuple[Level, ...]
     repeat_limit: int
     lifelines: Lifelines
@@ -87,22 +88,22 @@ class Cascade:
 
     def next_reply(self, planning: Planning, history: Sequence[Step]) -> PlannerReply:
         """The reply of the cheapest level that gives a usable, non-repeating one."""
-        level = 0
+        index = 0
         repeat: PlannerReply | None = None  # a usable proposal a climb tried to improve on
         avoid: frozenset[str] = frozenset()
         feedback: list[Message] = []
         while True:
-            reply, problem = self._ask(planning, level, feedback, avoid)
+            reply, problem = self._ask(planning, index, feedback, avoid)
             if reply is not None and not self.repeats_itself(reply, history):
-                if reply.action in self.climb_for and self._can_climb(level):
-                    return self._decided_above(planning, level, reply)
+                if reply.action in self.climb_for and self._can_climb(index):
+                    return self._decided_above(planning, index, reply)
                 return reply
             repeat = reply or repeat
-            if not self._can_climb(level):
+            if not self._can_climb(index):
                 if reply is not None:
                     if feedback:  # told of the repeat at the climb, it insists: go ahead
                         return reply
-                    return self._steer_away(planning, level, reply)
+                    return self._steer_away(planning, index, reply)
                 if repeat is not None:
                     # a climb for a repeat that got no usable reply keeps the repeat: the step
                     # is no worse than without the climb (traces: a 1.5B top model with one
@@ -115,22 +116,23 @@ class Cascade:
                 else f"repeat: {reply.action} with the same input as in each of the last "
                 f"{self.repeat_limit} steps"
             )
-            above = self.levels[level + 1].model.name
-            self.recorder.escalation(self.levels[level].model.name, above, reason)
+            self.recorder.escalation(
+                self.levels[index].model.name, self.levels[index + 1].model.name, reason
+            )
             if reply is not None:
                 # shown the same history, the stronger model continued the repeat (traces),
                 # so it is not offered the repeated action and is told why
                 feedback = self._repeat_feedback(reply)
                 avoid = frozenset({reply.action})
-            level += 1
+            index += 1
 
-    def _decided_above(self, planning: Planning, level: int, cheap: PlannerReply) -> PlannerReply:
+    def _decided_above(self, planning: Planning, index: int, cheap: PlannerReply) -> PlannerReply:
         """The step of a `climb_for` action, written by the next level up (one climb)."""
-        above = self.levels[level + 1]
+        above = self.levels[index + 1]
         self.recorder.escalation(
-            self.levels[level].model.name, above.model.name, f"decisive: {cheap.action}"
+            self.levels[index].model.name, above.model.name, f"decisive: {cheap.action}"
         )
-        reply, _ = self._ask(planning, level + 1, [], frozenset())
+        reply, _ = self._ask(planning, index + 1, [], frozenset())
         return reply if reply is not None else cheap
 
     def repeats_itself(self, reply: PlannerReply, history: Sequence[Step]) -> bool:
@@ -141,22 +143,21 @@ class Cascade:
             for step in recent
         )
 
-    def costs_a_lifeline(self, level: int) -> bool:
+    def costs_a_lifeline(self, index: int) -> bool:
         """Calls to the top of a real cascade are the expensive ones; a single level is not."""
-        return len(self.levels) > 1 and level == len(self.levels) - 1
+        return len(self.levels) > 1 and index == len(self.levels) - 1
 
-    def _can_climb(self, level: int) -> bool:
-        above = level + 1
-        if above >= len(self.levels):
+    def _can_climb(self, index: int) -> bool:
+        if index + 1 >= len(self.levels):
             return False
-        return not self.costs_a_lifeline(above) or self.lifelines.remaining > 0
+        return not self.costs_a_lifeline(index + 1) or self.lifelines.remaining > 0
 
-    def _steer_away(self, planning: Planning, level: int, repeat: PlannerReply) -> PlannerReply:
+    def _steer_away(self, planning: Planning, index: int, repeat: PlannerReply) -> PlannerReply:
         """A repeat with nobody stronger to ask: ask once more (one try) without the repeated
         action, keep the repeat if that gives nothing usable (small models otherwise loop on
         one failing action until the step cap: traces)."""
         avoid = frozenset({repeat.action})
-        retry, _ = self._ask(planning, level, self._repeat_feedback(repeat), avoid, tries=1)
+        retry, _ = self._ask(planning, index, self._repeat_feedback(repeat), avoid, tries=1)
         return retry if retry is not None else repeat
 
     def _repeat_feedback(self, repeat: PlannerReply) -> list[Message]:
@@ -173,25 +174,25 @@ class Cascade:
     def _ask(
         self,
         planning: Planning,
-        level: int,
+        index: int,
         feedback: Sequence[Message],
         avoid: frozenset[str],
         tries: int | None = None,
     ) -> tuple[PlannerReply | None, str]:
         """Up to m tries at one level, feeding each format error back; (reply, last problem)."""
-        rung = self.levels[level]
-        tries = rung.retries if tries is None else tries
+        level = self.levels[index]
+        tries = level.retries if tries is None else tries
         extra = list(feedback)
         problem = ""
         for attempt in range(1, tries + 1):
-            if self.costs_a_lifeline(level) and not self.lifelines.take():
-                return None, f"{problem} (no lifelines left for {rung.model.name})".strip()
-            completion = planning.complete(rung, extra, avoid)
+            if self.costs_a_lifeline(index) and not self.lifelines.take():
+                return None, f"{problem} (no lifelines left for {level.model.name})".strip()
+            completion = planning.complete(level, extra, avoid)
             try:
                 return planning.parse(completion.text, avoid), ""
             except FormatError as exc:
                 problem = str(exc)
-                self.recorder.format_failure(rung.model.name, attempt, problem)
+                self.recorder.format_failure(level.model.name, attempt, problem)
                 extra = [
                     *extra,
                     Message(
@@ -204,6 +205,6 @@ class Cascade:
                     ),
                 ]
         return None, (
-            f"{rung.model.name} gave no well-formed response in {tries} tries; "
+            f"{level.model.name} gave no well-formed response in {tries} tries; "
             f"last problem: {problem}"
         )

@@ -6,10 +6,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from budgetml.agents.cascade import Lifelines
-from budgetml.agents.planner import EXPERT_ACTION, CallRecorder
+from budgetml.agents.planner import EXPERT_ACTION
 from budgetml.agents.prompting import TEMPLATES
-from budgetml.env.actions import Action, ActionContext, ActionInput
-from budgetml.env.workspace import WorkspaceError
+from budgetml.agents.recorder import CallRecorder
+from budgetml.env.actions import Action, ActionContext, ActionInput, ActionRefused
 from budgetml.llm.base import Message, Model
 
 EXPERT_PROFILE = "You are an expert in planning for solving machine learning tasks."
@@ -27,7 +27,7 @@ def expert_action(
 
     def ask_expert(context: ActionContext, args: Mapping[str, Any]) -> str:
         if not lifelines.take():
-            raise WorkspaceError(
+            raise ActionRefused(
                 f"no lifelines left: all {lifelines.total} calls to the planning expert are "
                 "spent; carry on with your own plan"
             )

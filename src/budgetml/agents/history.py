@@ -7,12 +7,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-from budgetml.agents.parser import IGNORED_NOTE_START
+from budgetml.agents.parser import IGNORED_NOTE_START, PlannerReply
 
-if TYPE_CHECKING:
-    from budgetml.agents.planner import Step
+
+@dataclass(frozen=True)
+class Step:
+    """One finished step, as the planner sees it in its short-term memory."""
+
+    number: int
+    reply: PlannerReply
+    observation: str
+
 
 EXECUTE = "Execute Script"
 CHANGES_FILES = frozenset(

@@ -11,13 +11,11 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from budgetml.agents.llm_worker import LLMWorker
 from budgetml.agents.prompting import TEMPLATES
 from budgetml.textutil import truncate_middle
-
-if TYPE_CHECKING:  # workers.py imports this module for its research-log actions
-    from budgetml.agents.workers import LLMWorker
 
 REFLECTION_PROFILE = (
     "You are an expert in reflecting on previous actions when solving a machine learning task."

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Protocol
 
 from budgetml.agents.cascade import Cascade, Level, Lifelines, PlanningFailed
-from budgetml.agents.history import known_error
+from budgetml.agents.history import Step, known_error
 from budgetml.agents.parser import FormatError, PlannerReply, parse_reply
 from budgetml.agents.prompting import PromptRenderer, Situation
+from budgetml.agents.recorder import CallRecorder
 from budgetml.agents.reply_format import as_reply_text, reply_format
 from budgetml.agents.step_options import StepOptions, step_options
 from budgetml.env.actions import Action
@@ -26,28 +27,9 @@ from budgetml.llm.base import Completion, Message, ReplyFormat
 
 EXPERT_ACTION = "Request Help from a Planning Expert"
 
-__all__ = ["EXPERT_ACTION", "CallRecorder", "Planner", "PlanningFailed", "Step"]
-
-
-@dataclass(frozen=True)
-class Step:
-    """One finished step, as the planner sees it in its short-term memory."""
-
-    number: int
-    reply: PlannerReply
-    observation: str
-
-
-class CallRecorder(Protocol):
-    """Where the agents report every model call, unusable reply and climb."""
-
-    def llm_call(self, agent: str, messages: Sequence[Message], completion: Completion) -> None: ...
-
-    def format_failure(self, model: str, attempt: int, error: str) -> None: ...
-
-    def escalation(self, from_model: str, to_model: str, reason: str) -> None: ...
-
-    def context_trimmed(self, model: str, shown_steps: int) -> None: ...
+# Step (history.py) and PlanningFailed (cascade.py) are named here too: the run, its resume,
+# its scorekeeper and the CLI import them from the planner.
+__all__ = ["EXPERT_ACTION", "Planner", "PlanningFailed", "Step"]
 
 
 class LongTermMemory(Protocol):

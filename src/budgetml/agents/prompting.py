@@ -14,18 +14,15 @@ Three ways to show the history (`planner_history`):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import jinja2
 
-from budgetml.agents.history import describe_step
+from budgetml.agents.history import Step, describe_step
 from budgetml.agents.step_options import StepOptions
 from budgetml.env.actions import Action
 from budgetml.llm.base import Message
 from budgetml.textutil import truncate_middle
-
-if TYPE_CHECKING:
-    from budgetml.agents.planner import Step
 
 PLANNER_PROFILE = "You are a planner for solving machine learning tasks."
 MAX_REPLY_CHARS = 20_000

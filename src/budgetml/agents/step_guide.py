@@ -8,10 +8,10 @@ files for 15 steps without editing, never ran the starter, and undid an edit one
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from budgetml.agents.history import (
     EXECUTE,
+    Step,
     changed_files,
     failed_runs_in_a_row,
     is_action,
@@ -19,9 +19,6 @@ from budgetml.agents.history import (
     since_last_change,
 )
 from budgetml.env.actions import FINAL_ANSWER
-
-if TYPE_CHECKING:
-    from budgetml.agents.planner import Step
 
 LOOK_LIMIT = 3
 FIX_TRIES_BEFORE_UNDO = 2

@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from budgetml.agents.history import (
     EXECUTE,
+    Step,
     changed_files,
     is_action,
     since_last_change,
@@ -30,9 +30,6 @@ from budgetml.agents.history import (
 )
 from budgetml.agents.step_guide import guide
 from budgetml.env.actions import FINAL_ANSWER, Action, listing
-
-if TYPE_CHECKING:
-    from budgetml.agents.planner import Step
 
 LIST = "List Files"
 READS_A_FILE = frozenset({"Read File", "Understand File"})

@@ -10,11 +10,13 @@ from pathlib import Path
 
 from budgetml.agents.cascade import Cascade, Level, Lifelines
 from budgetml.agents.expert import expert_action
-from budgetml.agents.history import ran_cleanly
+from budgetml.agents.history import Step, ran_cleanly
+from budgetml.agents.llm_worker import LLMWorker
 from budgetml.agents.memory import ResearchLog, retrieve, summarise_step
-from budgetml.agents.planner import CallRecorder, Planner, Step
+from budgetml.agents.planner import Planner
 from budgetml.agents.prompting import PromptRenderer
-from budgetml.agents.workers import LLMWorker, worker_actions
+from budgetml.agents.recorder import CallRecorder
+from budgetml.agents.workers import worker_actions
 from budgetml.config import ModelEntry, RunConfig
 from budgetml.env.actions import ACTIONS, FINAL_ANSWER, Action
 from budgetml.llm.base import Model

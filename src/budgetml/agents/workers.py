@@ -1,9 +1,9 @@
 """The LLM-backed workers (the paper's profiled W[i]) as actions with MLAgentBench's names.
 
-Each worker action asks the worker model under the profile of its role, at the worker
-temperature. Requests that will be refused are refused (WorkspaceError) before a model is paid
-for. The research-log actions exist only in retrieval (R) runs. REFLECTION_PROFILE is defined
-in memory.py (research-log summaries and retrieval reuse it) and importable from here.
+Each worker action asks the worker model (llm_worker.py) under the profile of its role.
+Requests that will be refused are refused (ActionRefused, or WorkspaceError for a bad path)
+before a model is paid for. The research-log actions exist only in retrieval (R) runs; Reflection
+uses the REFLECTION_PROFILE of memory.py, which research-log summaries and retrieval reuse.
 """
 
 from __future__ import annotations
@@ -16,12 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from budgetml.agents.history import script_ran_cleanly
+from budgetml.agents.llm_worker import LLMWorker
 from budgetml.agents.memory import REFLECTION_PROFILE, ResearchLog, retrieve
-from budgetml.agents.planner import CallRecorder
 from budgetml.agents.prompting import TEMPLATES
-from budgetml.env.actions import Action, ActionContext, ActionInput, existing_file, line_number
+from budgetml.env.actions import (
+    Action,
+    ActionContext,
+    ActionInput,
+    ActionRefused,
+    existing_file,
+    line_number,
+)
 from budgetml.env.workspace import WorkspaceError
-from budgetml.llm.base import Message, Model
 from budgetml.textutil import truncate_middle
 
 UNDERSTAND_PROFILE = (
@@ -44,40 +50,6 @@ _FILE = "a valid file name with a relative path to the current directory"
 _SCRIPT = "a valid Python script name with a relative path"
 _INSTRUCTION = "a detailed step-by-step description of how to edit it"
 _SAVE_NAME = "the file name to save the edited script to"
-
-
-@dataclass(frozen=True)
-class LLMWorker:
-    """One worker model at the worker temperature; every call is reported to the recorder."""
-
-    model: Model
-    max_tokens: int
-    temperature: float
-    recorder: CallRecorder
-
-    def ask(self, profile: str, prompt: str, max_tokens: int | None = None) -> str:
-        """One call, the role's profile as system prompt. Budget and model errors propagate.
-
-        `max_tokens` lowers the role's cap for replies that must stay short."""
-        return self._call([Message("system", profile), Message("user", prompt)], max_tokens)
-
-    def ask_again(self, profile: str, prompt: str, reply: str, follow_up: str) -> str:
-        """A second call that shows the worker its first reply and what was wrong with it."""
-        messages = [
-            Message("system", profile),
-            Message("user", prompt),
-            Message("assistant", reply),
-            Message("user", follow_up),
-        ]
-        return self._call(messages, None)
-
-    def _call(self, messages: list[Message], max_tokens: int | None) -> str:
-        cap = self.max_tokens if max_tokens is None else min(max_tokens, self.max_tokens)
-        completion = self.model.complete(
-            messages, agent="worker", temperature=self.temperature, max_tokens=cap
-        )
-        self.recorder.llm_call("worker", messages, completion)
-        return completion.text
 
 
 @dataclass(frozen=True)
@@ -291,9 +263,9 @@ def _edit_segment(
     end = line_number(args["end_line_number"], "end_line_number")
     lines = old.splitlines(keepends=True)
     if end < start:
-        raise WorkspaceError("end_line_number is before start_line_number")
+        raise ActionRefused("end_line_number is before start_line_number")
     if start > len(lines):
-        raise WorkspaceError(f"{name} has {len(lines)} line(s); start_line_number is past its end")
+        raise ActionRefused(f"{name} has {len(lines)} line(s); start_line_number is past its end")
     end = min(end, len(lines))
     segment = "".join(lines[start - 1 : end])
     _check_fits(worker, segment, "the segment")
@@ -328,11 +300,11 @@ def _compiling_code(
     fixed_reply = worker.ask_again(EDIT_PROFILE, prompt, reply, retry)
     try:
         fixed = whole(_code(fixed_reply))
-    except WorkspaceError:
+    except ActionRefused:
         fixed = new
     gutted = _gutted(old, fixed)
     if gutted is not None:
-        raise WorkspaceError(f"the edit was refused, twice: {gutted}; nothing was changed")
+        raise ActionRefused(f"the edit was refused, twice: {gutted}; nothing was changed")
     still = _syntax_error(fixed, save_name)
     if still is None:
         return fixed, ""
@@ -376,7 +348,7 @@ def _append_summary(log: ResearchLog, args: Mapping[str, Any]) -> str:
     """Programmatic, as in the paper: the planner's own words go into the log."""
     content = str(args["content"]).strip()
     if not content:
-        raise WorkspaceError("content is empty; give the summary to append")
+        raise ActionRefused("content is empty; give the summary to append")
     log.append(content)
     return "Successfully appended to the research log."
 
@@ -392,7 +364,7 @@ def _text(path: Path, name: str) -> str:
         raise WorkspaceError(f"{name} is a directory, not a file")
     data = path.read_bytes()
     if b"\x00" in data[:8192]:
-        raise WorkspaceError(f"{name} is a binary file of {len(data):,} bytes; it cannot be read")
+        raise ActionRefused(f"{name} is a binary file of {len(data):,} bytes; it cannot be read")
     return data.decode("utf-8", errors="replace")
 
 
@@ -422,7 +394,7 @@ def _check_fits(worker: LLMWorker, text: str, what: str) -> None:
     """Refuse, before paying, an edit whose rewrite cannot fit in the worker's reply."""
     limit = worker.max_tokens * _CHARS_PER_TOKEN
     if len(text) > limit:
-        raise WorkspaceError(
+        raise ActionRefused(
             f"{what} is {len(text):,} characters, too long for the editor to rewrite in one "
             f"reply (at most about {limit:,}); use Edit Script Segment (AI) on a smaller range"
         )
@@ -435,7 +407,7 @@ def _code(reply: str) -> str:
     """
     blocks = _FENCE.findall(reply)
     if not blocks:
-        raise WorkspaceError(
+        raise ActionRefused(
             "the edit produced no code: the reply held no complete ```python block (it may "
             "have been cut off by the token limit); nothing was changed"
         )

@@ -1,7 +1,9 @@
 """The actions the planner can take, with MLAgentBench's names, inputs and documentation.
 
-Each action is data (name, doc, inputs) plus a handler; handlers raise WorkspaceError for a
-refused request, which becomes the observation rather than a crash.
+Each action is data (name, doc, inputs) plus a handler. A handler refuses a request by raising
+ActionRefused (an input the action cannot take, no lifelines left, an edit that produced no
+code) or, deeper down, WorkspaceError (a bad path, a read-only file); `execute` turns either
+into the observation rather than a crash.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ _MAX_READ_BYTES = 1_000_000
 _SAMPLE_BYTES = 8_192
 _CHUNK_BYTES = 1 << 20
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class ActionRefused(Exception):
+    """An action refuses the request for a reason of its own, not the workspace's; the message
+    becomes the observation."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,7 @@ def execute(action: Action, context: ActionContext, args: Mapping[str, Any], lim
     """Run `action`; a refused request is an observation that says why, never an exception."""
     try:
         observation = action.handler(context, args)
-    except WorkspaceError as exc:
+    except (ActionRefused, WorkspaceError) as exc:
         observation = f"Error: {exc}"
     except OSError as exc:  # a file that vanished, a FIFO, no permission: the agent's business
         observation = f"Error: {exc.strerror or exc}"
@@ -141,12 +148,12 @@ def _inspect_script_lines(context: ActionContext, args: Mapping[str, Any]) -> st
     start = line_number(args["start_line_number"], "start_line_number")
     end = line_number(args["end_line_number"], "end_line_number")
     if end < start:
-        raise WorkspaceError("end_line_number is before start_line_number")
+        raise ActionRefused("end_line_number is before start_line_number")
     if end - start + 1 > _MAX_INSPECT_LINES:
-        raise WorkspaceError(f"at most {_MAX_INSPECT_LINES} lines can be shown at once")
+        raise ActionRefused(f"at most {_MAX_INSPECT_LINES} lines can be shown at once")
     with path.open("rb") as handle:
         if looks_binary(handle.read(_SAMPLE_BYTES)):
-            raise WorkspaceError(f"{args['script_name']} is a binary file, not lines of text")
+            raise ActionRefused(f"{args['script_name']} is a binary file, not lines of text")
         handle.seek(0)
         lines, total = _read_lines(handle, start, end)
     shown = "\n".join(f"{n}: {lines[n]}" for n in range(start, min(end, total) + 1))
@@ -183,7 +190,7 @@ def _line_text(raw: bytes) -> str:
 def _execute_script(context: ActionContext, args: Mapping[str, Any]) -> str:
     path = existing_file(context, args["script_name"])
     if path.suffix != ".py":
-        raise WorkspaceError(f"{args['script_name']} is not a Python script (.py)")
+        raise ActionRefused(f"{args['script_name']} is not a Python script (.py)")
     relative = context.workspace.relative(path)
     result = context.sandbox.run(
         [context.python, relative], context.workspace.root, context.script_timeout_s
@@ -215,9 +222,9 @@ def line_number(value: Any, key: str) -> int:
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise WorkspaceError(f"{key} must be a whole number, got {value!r}") from None
+        raise ActionRefused(f"{key} must be a whole number, got {value!r}") from None
     if number < 1:
-        raise WorkspaceError(f"{key} must be 1 or more (lines are numbered from 1)")
+        raise ActionRefused(f"{key} must be 1 or more (lines are numbered from 1)")
     return number
 
 

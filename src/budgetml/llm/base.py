@@ -50,6 +50,17 @@ class ReplyFormat:
     json_schema: dict[str, Any]
 
 
+def cost_usd(usage: Usage, price: Price) -> float:
+    """Dollar cost of one call; cached prompt tokens use the cached price when there is one."""
+    cached = usage.cached_input_tokens if price.cached_input is not None else 0
+    cached_price = price.cached_input or 0.0
+    return (
+        (usage.input_tokens - cached) * price.input
+        + cached * cached_price
+        + usage.output_tokens * price.output
+    ) / 1_000_000
+
+
 class Model(Protocol):
     """Anything that turns a conversation into a priced reply."""
 

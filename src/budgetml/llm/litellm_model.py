@@ -18,8 +18,7 @@ from typing import Any
 
 from budgetml.config import ModelEntry, Price
 from budgetml.errors import ContextOverflowError, MissingKeyError, ModelError
-from budgetml.llm.base import Completion, Message, ReplyFormat, Usage
-from budgetml.llm.pricing import cost_usd
+from budgetml.llm.base import Completion, Message, ReplyFormat, Usage, cost_usd
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 

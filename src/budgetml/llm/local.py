@@ -45,8 +45,7 @@ import numpy as np
 
 from budgetml.config import Price
 from budgetml.errors import ContextOverflowError, ModelError
-from budgetml.llm.base import Completion, Message, ReplyFormat, Usage
-from budgetml.llm.pricing import cost_usd
+from budgetml.llm.base import Completion, Message, ReplyFormat, Usage, cost_usd
 
 _SEQ = 0  # llama-cpp-python keeps its whole context in sequence 0
 LOOP_WINDOW = 300

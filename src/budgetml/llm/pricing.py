@@ -1,10 +1,12 @@
-"""Per-token prices: from the config when given, else from litellm's table; never guessed."""
+"""Per-token prices: from the config when given, else from litellm's table; never guessed.
+
+What a call costs at a price is `llm.base.cost_usd`, which every model uses.
+"""
 
 from __future__ import annotations
 
 from budgetml.config import Price
 from budgetml.errors import ModelError
-from budgetml.llm.base import Usage
 
 FREE = Price(input=0.0, output=0.0)
 SCRIPTED_PREFIX = "scripted:"
@@ -18,6 +20,7 @@ def resolve_price(model: str, overrides: dict[str, Price]) -> Price:
         return overrides[model]
     if model.startswith((SCRIPTED_PREFIX, LOCAL_PREFIX)):
         return FREE
+    # here, not at the top: a scripted or embedded run never loads the litellm module
     from budgetml.llm.litellm_model import litellm_price
 
     price = litellm_price(model)
@@ -28,14 +31,3 @@ def resolve_price(model: str, overrides: dict[str, Price]) -> Price:
             f"or mark it free with input: 0, output: 0"
         )
     return price
-
-
-def cost_usd(usage: Usage, price: Price) -> float:
-    """Dollar cost of one call; cached prompt tokens use the cached price when there is one."""
-    cached = usage.cached_input_tokens if price.cached_input is not None else 0
-    cached_price = price.cached_input or 0.0
-    return (
-        (usage.input_tokens - cached) * price.input
-        + cached * cached_price
-        + usage.output_tokens * price.output
-    ) / 1_000_000

@@ -16,8 +16,7 @@ from typing import Any
 
 from budgetml.config import Price
 from budgetml.errors import ModelError, ScriptExhaustedError
-from budgetml.llm.base import Completion, Message, ReplyFormat, Usage
-from budgetml.llm.pricing import cost_usd
+from budgetml.llm.base import Completion, Message, ReplyFormat, Usage, cost_usd
 
 SHARED = ""
 """Script key for the list form: one queue of replies shared by every agent."""

@@ -1,0 +1,43 @@
+"""A worker model (the paper's profiled W[i]): each call under the profile of its role, at the
+worker temperature, reported to the recorder. The worker actions and the research log use it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from budgetml.agents.recorder import CallRecorder
+from budgetml.llm.base import Message, Model
+
+
+@dataclass(frozen=True)
+class LLMWorker:
+    """One worker model at the worker temperature; every call is reported to the recorder."""
+
+    model: Model
+    max_tokens: int
+    temperature: float
+    recorder: CallRecorder
+
+    def ask(self, profile: str, prompt: str, max_tokens: int | None = None) -> str:
+        """One call, the role's profile as system prompt. Budget and model errors propagate.
+
+        `max_tokens` lowers the role's cap for replies that must stay short."""
+        return self._call([Message("system", profile), Message("user", prompt)], max_tokens)
+
+    def ask_again(self, profile: str, prompt: str, reply: str, follow_up: str) -> str:
+        """A second call that shows the worker its first reply and what was wrong with it."""
+        messages = [
+            Message("system", profile),
+            Message("user", prompt),
+            Message("assistant", reply),
+            Message("user", follow_up),
+        ]
+        return self._call(messages, None)
+
+    def _call(self, messages: list[Message], max_tokens: int | None) -> str:
+        cap = self.max_tokens if max_tokens is None else min(max_tokens, self.max_tokens)
+        completion = self.model.complete(
+            messages, agent="worker", temperature=self.temperature, max_tokens=cap
+        )
+        self.recorder.llm_call("worker", messages, completion)
+        return completion.text
