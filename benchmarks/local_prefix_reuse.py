@@ -23,9 +23,11 @@ from pathlib import Path
 
 import llama_cpp
 
-from budgetml.agents.cascade import Lifelines
+from budgetml.agents.cascade import Cascade, Lifelines
+from budgetml.agents.history import Step
 from budgetml.agents.parser import PlannerReply
-from budgetml.agents.planner import PLANNER_PROFILE, Planner, Step
+from budgetml.agents.planner import Planner
+from budgetml.agents.prompting import PLANNER_PROFILE, PromptRenderer
 from budgetml.env.actions import ACTIONS
 from budgetml.llm.base import Message
 from budgetml.llm.local import LocalModel
@@ -75,13 +77,18 @@ def planner_prompts(research_problem: str, steps: int) -> list[list[Message]]:
     demo = resources.files("budgetml") / "demo" / "vectorization-demo.json"
     replies: list[str] = json.loads(demo.read_text(encoding="utf-8"))
     code = (resources.files("budgetml") / "tasks/vectorization/env/train.py").read_text("utf-8")
-    planner = Planner(
+    cascade = Cascade(
         levels=(),  # only prompt() is used: no model is asked
-        actions=ACTIONS,
-        temperature=0.0,
-        short_term_steps=SHORT_TERM_STEPS,
         repeat_limit=3,
         lifelines=Lifelines(total=0),
+        recorder=None,  # type: ignore[arg-type]
+    )
+    planner = Planner(
+        cascade=cascade,
+        actions=ACTIONS,
+        renderer=PromptRenderer(ACTIONS),
+        temperature=0.0,
+        short_term_steps=SHORT_TERM_STEPS,
         recorder=None,  # type: ignore[arg-type]
     )
     history: list[Step] = []
