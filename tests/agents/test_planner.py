@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from budgetml.agents.planner import Planner, PlanningFailed, Step
 from budgetml.agents.prompting import PLANNER_PROFILE, PromptRenderer
 from budgetml.env.actions import ACTIONS
 from budgetml.errors import ContextOverflowError
-from budgetml.llm.base import Completion, Message, ReplyFormat
+from budgetml.llm.base import Completion, Message, ModelWrapper, ReplyFormat
 from budgetml.llm.scripted import ScriptedModel
 from tests.agents.scripted_team import BAD, GOOD, Recorder, make_planner, scripted
 
@@ -210,3 +211,37 @@ def test_an_action_that_just_failed_with_nothing_changed_is_asked_again(tmp_path
     assert plan.next_action("goal", [failed], 29).action == "List Files"
     ((_, _, problem),) = recorder.failures
     assert "gave an error or changed nothing at step 1, and nothing has changed since" in problem
+
+
+@dataclass
+class FormatsSeen(ModelWrapper):
+    """Passes calls through, keeping the reply format each one was sent."""
+
+    formats: list[ReplyFormat | None] = field(default_factory=list)
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        agent: str,
+        temperature: float,
+        max_tokens: int,
+        reply_format: ReplyFormat | None = None,
+    ) -> Completion:
+        self.formats.append(reply_format)
+        return self.inner.complete(
+            messages, agent=agent, temperature=temperature, max_tokens=max_tokens
+        )
+
+
+def test_the_try_after_a_refused_known_result_is_not_offered_that_action(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text("print(1)\n")
+    copy = {"source": "train.py", "destination": "backup/"}
+    failed = Step(1, PlannerReply("Copy File", copy, {}, ""), "Error: backup is not a folder")
+    again = f"Action: Copy File\nAction Input: {json.dumps(copy)}"
+    model = FormatsSeen(scripted(tmp_path, "cheap", [again, GOOD]))
+    plan = make_planner((Level(model, 3, 500),), Recorder(), skip_known_results=True,
+                        workspace=tmp_path)  # fmt: skip
+    assert plan.next_action("goal", [failed], 29).action == "List Files"
+    first, second = (str(f.json_schema) if f else "" for f in model.formats)
+    assert "Copy File" in first and "Copy File" not in second and "List Files" in second

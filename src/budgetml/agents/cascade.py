@@ -33,6 +33,16 @@ class PlanningFailed(Exception):
     """No level of the cascade gave a usable reply."""
 
 
+class KnownResult(FormatError):
+    """A well-formed reply whose action, with that input, is known to fail or change nothing
+    now; the next try is not offered that action. Told only why, the 0.5B sent the same
+    refused reply three times and the run ended there (traces)."""
+
+    def __init__(self, message: str, action: str) -> None:
+        super().__init__(message)
+        self.action = action
+
+
 @dataclass(frozen=True)
 class Level:
     """One level of the cascade: a model and how many tries (m) it gets per step."""
@@ -179,7 +189,8 @@ class Cascade:
         avoid: frozenset[str],
         tries: int | None = None,
     ) -> tuple[PlannerReply | None, str]:
-        """Up to m tries at one level, feeding each format error back; (reply, last problem)."""
+        """Up to m tries at one level, feeding each format error back; (reply, last problem).
+        An action refused for its known result is not offered on the tries after."""
         level = self.levels[index]
         tries = level.retries if tries is None else tries
         extra = list(feedback)
@@ -191,6 +202,8 @@ class Cascade:
             try:
                 return planning.parse(completion.text, avoid), ""
             except FormatError as exc:
+                if isinstance(exc, KnownResult):
+                    avoid = avoid | {exc.action}
                 problem = str(exc)
                 self.recorder.format_failure(level.model.name, attempt, problem)
                 extra = [

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from budgetml.agents.cascade import Cascade, Level, Lifelines, PlanningFailed
+from budgetml.agents.cascade import Cascade, KnownResult, Level, Lifelines, PlanningFailed
 from budgetml.agents.history import Step, known_error
 from budgetml.agents.parser import FormatError, PlannerReply, parse_reply
 from budgetml.agents.prompting import PromptRenderer, Situation
@@ -175,9 +175,10 @@ class Planner:
                 )
         failed_at = known_error(self._situation.history, reply.action, reply.action_input)
         if self.skip_known_results and failed_at:
-            raise FormatError(
+            raise KnownResult(
                 f"{reply.action} with this input gave an error or changed nothing at step "
-                f"{failed_at}, and nothing has changed since; do something else"
+                f"{failed_at}, and nothing has changed since; do something else",
+                reply.action,
             )
         return reply
 
