@@ -1,11 +1,11 @@
 """Runs a task's `scripts/eval.py` and writes its verdict to a file descriptor only it holds.
 
-`python budgetml_eval_driver.py EVAL_PY SUBMISSION RESULT_FD REQUESTS_FD REPLIES_FD METER_FD`:
-it loads eval.py, calls `get_score(SUBMISSION)` and writes one JSON object (`{"score": x}` or
-`{"error": "..."}`) to RESULT_FD. The verdict never travels on stdout, where anything eval.py
-starts can print. The submission's modules, should eval.py import them, run in the host at
-the other end of REQUESTS_FD/REPLIES_FD (`budgetml_submission.py`, copied next to this file),
-never in this process; METER_FD (or `-`) reads the host's scheduler statistics for timing.
+`python budgetml_eval_driver.py EVAL_PY SUBMISSION RESULT_FD CONTROL_FD`: it loads eval.py,
+calls `get_score(SUBMISSION)` and writes one JSON object (`{"score": x}` or `{"error": "..."}`)
+to RESULT_FD. The verdict never travels on stdout, where anything eval.py starts can print.
+The submission's modules, should eval.py import them, run in processes of their own that
+BudgetML starts when asked on CONTROL_FD (`budgetml_submission.py`, copied next to this file),
+never in this process.
 
 This process makes itself non-dumpable, so that another process of the same user cannot read
 its memory or open its file descriptors through /proc. It is copied next to a private copy of
@@ -22,19 +22,15 @@ from pathlib import Path
 
 
 def main() -> None:
-    eval_path, submission, result_fd, requests, replies, meter = sys.argv[1:7]
+    eval_path, submission, result_fd, control = sys.argv[1:5]
     _make_undumpable()
-    fds = [int(result_fd), int(requests), int(replies), *([] if meter == "-" else [int(meter)])]
-    for fd in fds:
+    for fd in (int(result_fd), int(control)):
         os.set_inheritable(fd, False)
     result: dict[str, object]
     try:
         import budgetml_submission as remote
 
-        host = remote.Host(
-            Path(submission), int(requests), int(replies), None if meter == "-" else int(meter)
-        )
-        remote.install(host, Path(eval_path).resolve().parent)
+        remote.connect(Path(submission), int(control), Path(eval_path).resolve().parent)
         spec = importlib.util.spec_from_file_location("task_eval", eval_path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)

@@ -1,13 +1,15 @@
 """Resource limits for a script, and the launcher that applies them before the script starts.
 
 The launcher is this file's own source, run as `python -I -S -c SOURCE SPEC -- ARGV...`: it may
-switch to an unprivileged uid, sets the rlimits, then execs the script. It runs inside the
-sandbox, so the limits hold for the script and everything it starts. It needs only the standard
-library, because under `-I -S` nothing else is importable.
+switch to an unprivileged uid, gives the script a session keyring of its own, sets the rlimits,
+then execs the script. It runs inside the sandbox, so the limits hold for the script and
+everything it starts. It needs only the standard library, because under `-I -S` nothing else is
+importable.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -16,6 +18,9 @@ import sys
 from dataclasses import dataclass
 
 _MB = 1024 * 1024
+
+# keyctl(2)'s system call number, by machine; KEYCTL_JOIN_SESSION_KEYRING is operation 1.
+_KEYCTL = {"x86_64": 250, "aarch64": 219, "riscv64": 219, "ppc64le": 355, "s390x": 280}
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ def _launch(args: list[str]) -> None:
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
+    _leave_session_keyring()
     if spec["cwd"] is not None:
         os.chdir(spec["cwd"])
         os.environ["PWD"] = spec["cwd"]
@@ -121,6 +127,25 @@ def _launch(args: list[str]) -> None:
     except OSError as exc:
         print(f"cannot start {argv[0]}: {exc.strerror}", file=sys.stderr)
         sys.exit(127)
+
+
+def _leave_session_keyring() -> None:
+    """Join a new, empty session keyring. Every process inherits its parent's, whose keys any
+    uid that possesses it may read and add to: through the one a login session gives BudgetML,
+    code run while scoring could hand the labels to a later step's script."""
+    number = _KEYCTL.get(os.uname().machine) if sys.platform == "linux" else None
+    if number is None:
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(number, 1, None) >= 0:
+        return
+    failure = ctypes.get_errno()
+    if failure in (errno.EPERM, errno.ENOSYS):  # keyrings are off here (a seccomp filter, say)
+        return
+    print(f"cannot leave the session keyring: {os.strerror(failure)}", file=sys.stderr)
+    sys.exit(126)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ says what each isolation level contains and what it does not.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from budgetml.config import SandboxConfig
+from budgetml.data.paths import data_root
 from budgetml.env import bubblewrap
 from budgetml.env.limits import Limits, launcher_argv, tasks_counted_already
 from budgetml.errors import ConfigError
@@ -33,7 +35,8 @@ _log = logging.getLogger(__name__)
 _warned: set[str] = set()
 
 SCORING_FOLDER = "scoring"
-"""Inside the sandbox's scratch folder: where `env/scoring.py` copies labels while it scores."""
+"""Inside the sandbox's scratch folder: where `env/scoring.py` copied labels before they moved
+to `Sandbox.scoring_area` (a run killed then may have left it)."""
 
 _PASSED_THROUGH = (
     "PATH",
@@ -135,14 +138,24 @@ class Sandbox:
         """A run's sandbox: the run directory (but the workspace) and the task folder (but its
         `env/`, which the agent gets anyway) are hidden from scripts.
 
-        Building it removes the scoring folder a killed process left in the run's scratch
-        folder: it may hold a copy of the task's labels (see `env/scoring.py`).
+        Building it removes the scoring area a killed process left: it may hold a copy of the
+        task's labels (see `env/scoring.py`).
         """
         shutil.rmtree(run_dir / "scratch" / SCORING_FOLDER, ignore_errors=True)
         policy = SandboxPolicy.from_config(
             settings, hidden=(run_dir, task_dir), readable=(task_dir / "env",)
         )
-        return cls(run_dir / "scratch", settings.output_limit_chars, policy)
+        sandbox = cls(run_dir / "scratch", settings.output_limit_chars, policy)
+        shutil.rmtree(sandbox.scoring_area, ignore_errors=True)
+        return sandbox
+
+    @property
+    def scoring_area(self) -> Path:
+        """Where `env/scoring.py` copies a task's labels while it scores a workspace: beside the
+        prepared labels, in BudgetML's data folder, which every sandbox hides (another run's
+        scripts too, which would see a folder of this run); one folder per scratch folder."""
+        key = hashlib.sha256(str(self.scratch.resolve()).encode()).hexdigest()[:16]
+        return data_root() / "scoring" / key
 
     def run(
         self,
@@ -305,9 +318,10 @@ def _warn_once(message: str) -> None:
 
 
 def _secret_paths() -> list[Path]:
-    """HOME and BudgetML's own caches and data (keys, cached responses, prepared test labels)."""
+    """HOME and BudgetML's own caches and data (keys, cached responses, prepared test labels
+    and the copies scoring makes of them)."""
     home = Path(os.path.expanduser("~"))
-    paths = [home, home / ".cache" / "budgetml"]
+    paths = [home, home / ".cache" / "budgetml", data_root()]
     for variable in ("BUDGETML_CACHE_DIR", "BUDGETML_MODELS_DIR", "BUDGETML_DATA_DIR"):
         if os.environ.get(variable):
             paths.append(Path(os.environ[variable]).expanduser())

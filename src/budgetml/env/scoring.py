@@ -1,16 +1,18 @@
 """Scoring a workspace so that nothing in it can change the verdict but what it computes.
 
-Three folders under the sandbox's scratch folder (`scoring/`, removed before and after, and by
-`Sandbox.for_run` when a killed process left it, since it holds the labels):
+Folders in the sandbox's scoring area (`Sandbox.scoring_area`: beside the prepared labels in
+BudgetML's data folder, which every sandbox hides, other runs' included; removed before and
+after, and by `Sandbox.for_run` when a killed process left it):
 - `submission/`: a copy of the workspace holding only regular files and folders. Links (to
   `/proc/self/cwd/...` or anywhere), FIFOs, sockets and devices are left out, and hard links
   become copies, so nothing in it resolves outside it while eval.py reads it.
 - `eval/`: the task's scripts, its prepared labels, `eval_driver.py` and `submission_host.py`.
   eval.py runs here in the sandbox, and the driver writes its verdict to a pipe that only it
   holds, not to stdout.
-- `host/`: a second copy of the submission, where the submission's code runs in a sandbox of
-  its own when eval.py imports it (`submission_host.py`). That sandbox sees neither `eval/`
-  nor the copy eval.py reads.
+- `host-N/`: a fresh copy of the submission for each process of its code that eval.py asks
+  for (by importing it, or `budgetml_submission.new_process()`): each runs in a sandbox of its
+  own that sees neither `eval/`, nor the copy eval.py reads, nor another host's copy, and dies
+  with everything it started when eval.py closes it or the scoring ends.
 """
 
 from __future__ import annotations
@@ -19,18 +21,22 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from budgetml.env import eval_driver, submission_host
-from budgetml.env.sandbox import SCORING_FOLDER, Sandbox
+from budgetml.env.sandbox import Sandbox
 
 _MAX_VERDICT_BYTES = 1 << 20
+_MAX_HOSTS = 16
+"""Submission processes one scoring may start (each is a copy of the workspace)."""
 
 
 @dataclass(frozen=True)
@@ -48,20 +54,18 @@ def score_workspace(
     timeout_s: float,
 ) -> Score:
     """Score `workspace` with `scripts_dir/eval.py` (see the module's docstring)."""
-    area = (sandbox.scratch / SCORING_FOLDER).absolute()  # scripts run from inside it
+    area = sandbox.scoring_area
     shutil.rmtree(area, ignore_errors=True)
     try:
-        submission, host_dir, eval_dir = area / "submission", area / "host", area / "eval"
+        submission, eval_dir = area / "submission", area / "eval"
         left_out = clean_copy(workspace, submission)
-        clean_copy(submission, host_dir / "workspace")
-        shutil.copyfile(submission_host.__file__, host_dir / "budgetml_submission.py")
         scripts = eval_dir / "scripts"
         shutil.copytree(scripts_dir, scripts)
         if private_dir is not None and private_dir.is_dir():
             shutil.copytree(private_dir, scripts, dirs_exist_ok=True)
         shutil.copyfile(eval_driver.__file__, eval_dir / "budgetml_eval_driver.py")
         shutil.copyfile(submission_host.__file__, eval_dir / "budgetml_submission.py")
-        score = _run_eval(submission, host_dir, eval_dir, sandbox, python, timeout_s)
+        score = _run_eval(submission, area, eval_dir, sandbox, python, timeout_s)
     finally:
         shutil.rmtree(area, ignore_errors=True)
     if score.error is not None and left_out:
@@ -73,48 +77,34 @@ def score_workspace(
 
 def _run_eval(
     submission: Path,
-    host_dir: Path,
+    area: Path,
     eval_dir: Path,
     sandbox: Sandbox,
     python: str,
     timeout_s: float,
 ) -> Score:
-    host_workspace = host_dir / "workspace"
     with contextlib.ExitStack() as stack:
-        requests_r, requests_w = _pipe(stack)
-        replies_r, replies_w = _pipe(stack)
         verdict_r, verdict_w = _pipe(stack)
-        host_log = stack.enter_context(tempfile.TemporaryFile(dir=sandbox.scratch))
-        host = stack.enter_context(
-            sandbox.started(
-                [python, str(host_dir / "budgetml_submission.py"), "serve", str(host_workspace)],
-                host_workspace,
-                timeout_s,
-                readable=[host_dir / "budgetml_submission.py"],
-                stdin=requests_r,
-                stdout=replies_w,
-                output=host_log,
-            )
-        )
-        meter = _open_meter(sandbox, host, stack)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        stack.callback(ours.close)
+        stack.callback(theirs.close)
+        hosts = stack.enter_context(_Hosts(submission, area, sandbox, python, timeout_s, ours))
         argv = [
             python,
             str(eval_dir / "budgetml_eval_driver.py"),
             str(eval_dir / "scripts/eval.py"),
         ]
-        argv += [str(submission), str(verdict_w), str(requests_w), str(replies_r)]
-        argv += ["-" if meter is None else str(meter)]
-        passed = [verdict_w, requests_w, replies_r, *([] if meter is None else [meter])]
+        argv += [str(submission), str(verdict_w), str(theirs.fileno())]
         result = sandbox.run(
             argv,
             eval_dir / "scripts",
             timeout_s,
             writable=[eval_dir],
             readable=[submission],
-            pass_fds=passed,
+            pass_fds=[verdict_w, theirs.fileno()],
         )
         verdict = _read_verdict(verdict_r)
-        host_output = _last_line(_tail(host_log))
+    host_output = hosts.last_output
     if result.timed_out:
         return Score(None, f"eval.py timed out after {timeout_s:g} s")
     if verdict is None:
@@ -125,9 +115,130 @@ def _run_eval(
         except (TypeError, ValueError):
             return Score(None, f"eval.py gave a score that is not a number: {verdict['score']!r}")
     error = str(verdict.get("error", "no score and no error"))
-    if "SubmissionCrashed" in error and host_output != "(no output)":
+    crashed = any(name in error for name in ("SubmissionCrashed", "SubmissionTimedOut"))
+    if crashed and host_output != "(no output)":
         error += f"; its last output: {host_output}"
     return Score(None, error)
+
+
+class _Hosts:
+    """BudgetML's end of the eval driver's control socket (see `submission_host._Control`): a
+    thread that starts a sandboxed host on a fresh copy of the submission for each `start`,
+    and kills one on `end`; every host still running is killed when the block ends."""
+
+    def __init__(
+        self,
+        submission: Path,
+        area: Path,
+        sandbox: Sandbox,
+        python: str,
+        timeout_s: float,
+        channel: socket.socket,
+    ) -> None:
+        self._submission, self._area, self._sandbox = submission, area, sandbox
+        self._python, self._timeout_s, self._channel = python, timeout_s, channel
+        self._running: dict[int, contextlib.ExitStack] = {}
+        self._outputs: dict[int, str] = {}
+        self._started = 0
+        self.last_output = "(no output)"
+        """After the block: the last line printed by the latest host that printed anything."""
+        self._thread = threading.Thread(target=self._serve, name="budgetml-hosts", daemon=True)
+
+    def __enter__(self) -> _Hosts:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):
+            self._channel.shutdown(socket.SHUT_RDWR)
+        self._thread.join()
+        for number in list(self._running):
+            self._end(number)
+        printed = [line for _, line in sorted(self._outputs.items()) if line != "(no output)"]
+        self.last_output = printed[-1] if printed else "(no output)"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                data = self._channel.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            fds: list[int] = []
+            try:
+                request = json.loads(data)
+                if request.get("op") == "start":
+                    reply, fds = self._start()
+                elif request.get("op") == "end":
+                    self._end(int(request["host"]))
+                    reply = {}
+                else:
+                    reply = {"error": f"unknown request {request!r}"}
+            except Exception as exc:  # noqa: BLE001 - told to eval.py, which decides
+                reply = {"error": f"{type(exc).__name__}: {exc}"}
+            try:
+                socket.send_fds(self._channel, [json.dumps(reply).encode()], fds)
+            except OSError:
+                return
+            finally:
+                for fd in fds:
+                    _close(fd)
+
+    def _start(self) -> tuple[dict[str, object], list[int]]:
+        if self._started >= _MAX_HOSTS:
+            return {"error": f"one scoring may start at most {_MAX_HOSTS} processes"}, []
+        number = self._started
+        self._started += 1
+        requests_r, requests_w = os.pipe()
+        replies_r, replies_w = os.pipe()
+        stack = contextlib.ExitStack()
+        try:
+            host = stack.enter_context(self._host(number, requests_r, replies_w))
+        except BaseException:
+            stack.close()
+            for fd in (requests_w, replies_r):
+                _close(fd)
+            raise
+        finally:  # the host holds its own ends; ours would keep its death from the driver
+            for fd in (requests_r, replies_w):
+                _close(fd)
+        self._running[number] = stack
+        meter = _open_meter(self._sandbox, host)
+        handed = [requests_w, replies_r, *([] if meter is None else [meter])]
+        return {"host": number, "meter": meter is not None}, handed
+
+    @contextlib.contextmanager
+    def _host(self, number: int, requests: int, replies: int) -> Iterator[subprocess.Popen[bytes]]:
+        """Host `number`, serving on a fresh copy of the submission while the block lasts; then
+        it is killed with all it started, its last line of output kept, its folder removed."""
+        folder = self._area / f"host-{number}"
+        workspace = folder / "workspace"
+        try:
+            clean_copy(self._submission, workspace)
+            program = folder / "budgetml_submission.py"
+            shutil.copyfile(submission_host.__file__, program)
+            with tempfile.TemporaryFile(dir=self._sandbox.scratch) as log:
+                try:
+                    with self._sandbox.started(
+                        [self._python, str(program), "serve", str(workspace)],
+                        workspace,
+                        self._timeout_s,
+                        readable=[program],
+                        stdin=requests,
+                        stdout=replies,
+                        output=log,
+                    ) as host:
+                        yield host
+                finally:
+                    self._outputs[number] = _last_line(_tail(log))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _end(self, number: int) -> None:
+        stack = self._running.pop(number, None)
+        if stack is not None:
+            stack.close()
 
 
 def _pipe(stack: contextlib.ExitStack) -> tuple[int, int]:
@@ -142,19 +253,15 @@ def _close(fd: int) -> None:
         os.close(fd)
 
 
-def _open_meter(
-    sandbox: Sandbox, host: subprocess.Popen[bytes], stack: contextlib.ExitStack
-) -> int | None:
+def _open_meter(sandbox: Sandbox, host: subprocess.Popen[bytes]) -> int | None:
     """A descriptor on the host script's scheduler statistics, for eval.py's timings."""
     pid = sandbox.script_pid(host)
     if pid is None:
         return None
     try:
-        fd = os.open(f"/proc/{pid}/task/{pid}/schedstat", os.O_RDONLY)
+        return os.open(f"/proc/{pid}/task/{pid}/schedstat", os.O_RDONLY)
     except OSError:
         return None
-    stack.callback(_close, fd)
-    return fd
 
 
 def _read_verdict(fd: int) -> dict[str, object] | None:

@@ -1,14 +1,17 @@
-"""The submission's code in a process of its own, and the proxies through which eval.py uses it.
+"""The submission's code in processes of its own, and the proxies through which eval.py uses it.
 
-At scoring time BudgetML starts this file as the *host* (`python budgetml_submission.py serve
-FOLDER`) in a sandbox of its own that sees only a copy of the workspace, and gives the eval
-driver the two ends of a pipe pair to it. When eval.py imports a module of the submission, the
-driver's import hook (`install`) hands it a `RemoteModule`: the module runs in the host, and
-every attribute, call and item of it is a request over the pipes. Values come back by value
-when they are plain data (numbers, strings, lists, dicts, numpy arrays), otherwise as
+At scoring time the eval driver holds a socket to BudgetML (`connect`). When eval.py imports a
+module of the submission, the driver's import hook (`install`) hands it a `RemoteModule`: the
+module runs in the *host*, `python budgetml_submission.py serve FOLDER`, which BudgetML starts
+on the first request in a sandbox of its own that sees only a copy of the workspace; every
+attribute, call and item of the module is a request over a pipe pair to it. Values come back by
+value when they are plain data (numbers, strings, lists, dicts, numpy arrays), otherwise as
 `RemoteObject` handles. So nothing the submission does (patching `time.perf_counter`,
 registering `atexit` hooks, replacing numpy functions) happens in the process that checks and
-times it, and the host never sees eval.py's files or labels.
+times it, and the host never sees eval.py's files or labels. `new_process()` gives eval.py
+another host, fresh (its own sandbox, a fresh copy of the workspace, nothing another host
+wrote), for an evaluation whose steps must not share state; it ends, with everything it
+started, when eval.py closes it.
 
 Replies are decoded by a small tagged format, never by pickle, since the host is untrusted.
 It imports nothing from BudgetML and nothing but the standard library (numpy when arrays
@@ -24,6 +27,8 @@ import importlib.util
 import io
 import json
 import os
+import select
+import socket
 import struct
 import sys
 import time
@@ -38,6 +43,10 @@ _MAX_MESSAGE = 1 << 34  # 16 GiB: a length above this is a broken or hostile hos
 
 class SubmissionCrashed(RuntimeError):
     """The submission's process ended, or broke the protocol, while eval.py was using it."""
+
+
+class SubmissionTimedOut(SubmissionCrashed):
+    """The submission's process did not answer within the time `new_process` gave it."""
 
 
 class RemoteError(Exception):
@@ -154,29 +163,32 @@ def _is_numpy_scalar(x: Any) -> bool:
     return numpy is not None and isinstance(x, numpy.generic)
 
 
-def _send(fd: int, payload: bytes) -> None:
+def _send(fd: int, payload: bytes, deadline: float | None = None) -> None:
     data = memoryview(_LENGTH.pack(len(payload)) + payload)
     while data:
-        data = data[os.write(fd, data) :]
+        _wait_until_ready(fd, deadline, writing=True)
+        # with a deadline, no more than a pipe surely takes once select() says it has room
+        data = data[os.write(fd, data if deadline is None else data[: select.PIPE_BUF]) :]
 
 
-def _receive(fd: int) -> bytes | None:
+def _receive(fd: int, deadline: float | None = None) -> bytes | None:
     """One message, or None at end of file."""
-    head = _read_exactly(fd, _LENGTH.size)
+    head = _read_exactly(fd, _LENGTH.size, deadline)
     if head is None:
         return None
     length = _LENGTH.unpack(head)[0]
     if length > _MAX_MESSAGE:
         raise SubmissionCrashed(f"the submission's process sent a {length}-byte message")
-    body = _read_exactly(fd, length)
+    body = _read_exactly(fd, length, deadline)
     if body is None:
         raise SubmissionCrashed("the submission's process ended in the middle of a reply")
     return body
 
 
-def _read_exactly(fd: int, size: int) -> bytes | None:
+def _read_exactly(fd: int, size: int, deadline: float | None = None) -> bytes | None:
     chunks, left = [], size
     while left:
+        _wait_until_ready(fd, deadline, writing=False)
         chunk = os.read(fd, min(left, 1 << 20))
         if not chunk:
             return None
@@ -185,27 +197,104 @@ def _read_exactly(fd: int, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _wait_until_ready(fd: int, deadline: float | None, writing: bool) -> None:
+    """Return once `fd` can be written (or read) without blocking; SubmissionTimedOut at the
+    deadline. Without a deadline, return at once: the call may block."""
+    if deadline is None:
+        return
+    left = deadline - time.monotonic()
+    readers, writers = ([], [fd]) if writing else ([fd], [])
+    if left <= 0 or not any(select.select(readers, writers, [], left)[:2]):
+        raise SubmissionTimedOut("the submission's process did not answer in the time it had")
+
+
 # --- the eval side --------------------------------------------------------------------------
 
 
-class Host:
-    """The eval side of the pipes to the submission's process."""
+class _Control:
+    """The eval side of the socket to BudgetML, which starts and ends submission processes.
 
-    def __init__(self, folder: Path, requests: int, replies: int, meter: int | None) -> None:
+    Each message is one datagram (a SOCK_SEQPACKET pair): `{"op": "start"}` is answered with
+    `{"host": N, "meter": bool}` and the host's request and reply pipes (and its scheduler
+    statistics, if `meter`) as passed descriptors; `{"op": "end", "host": N}` with `{}` once
+    that host and all it started are dead.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._socket = socket.socket(fileno=fd)
+
+    def start(self) -> tuple[int, int, int, int | None]:
+        """A new host: its number, request pipe, reply pipe and meter (or None)."""
+        reply, fds = self._ask({"op": "start"}, 3)
+        if "error" in reply or len(fds) < 2:
+            for fd in fds:
+                os.close(fd)
+            why = reply.get("error", "BudgetML sent no pipes")
+            raise SubmissionCrashed(f"the submission's process could not be started: {why}")
+        meter = fds[2] if reply.get("meter") and len(fds) > 2 else None
+        return int(reply["host"]), fds[0], fds[1], meter
+
+    def end(self, number: int) -> None:
+        self._ask({"op": "end", "host": number}, 0)
+
+    def _ask(self, message: dict[str, Any], max_fds: int) -> tuple[dict[str, Any], list[int]]:
+        try:
+            self._socket.sendall(json.dumps(message).encode())
+            data, fds, _, _ = socket.recv_fds(self._socket, 65536, max(max_fds, 1))
+        except OSError as exc:
+            return {"error": f"the channel to BudgetML failed ({exc.strerror})"}, []
+        for fd in fds:  # eval.py's own subprocesses never hold a pipe to the submission
+            os.set_inheritable(fd, False)
+        if not data:
+            return {"error": "BudgetML closed the channel"}, list(fds)
+        return json.loads(data), list(fds)
+
+
+class Host:
+    """The eval side of the pipes to one submission process, started on the first request.
+
+    `timeout_s`: how long the process may take, all its requests together, counted from its
+    start; past it a request raises SubmissionTimedOut. None: no limit but the evaluation's.
+    """
+
+    def __init__(self, folder: Path, control: _Control, timeout_s: float | None = None) -> None:
         self.folder = folder.resolve()
-        self._requests, self._replies, self._meter = requests, replies, meter
+        self._control, self._timeout_s = control, timeout_s
+        self._number: int | None = None
+        self._requests = self._replies = -1
+        self._meter: int | None = None
+        self._deadline: float | None = None
         self._broken: str | None = None
-        self.last_call_s = 0.0
 
     def request(self, op: str, *args: Any) -> Any:
         payload = encode([op, *args], _handle_of, self.folder)
         return self._decode(self._exchange(payload))
+
+    def close(self) -> None:
+        """End the process and everything it started (BudgetML kills its sandbox)."""
+        if self._broken is None:
+            self._broken = "eval.py closed the submission's process"
+        if self._number is None:
+            return
+        number, self._number = self._number, None
+        for fd in (self._requests, self._replies, self._meter):
+            if fd is not None and fd >= 0:
+                os.close(fd)
+        self._control.end(number)
+
+    def _connect(self) -> None:
+        if self._number is not None or self._broken:
+            return
+        self._number, self._requests, self._replies, self._meter = self._control.start()
+        if self._timeout_s is not None:
+            self._deadline = time.monotonic() + self._timeout_s
 
     def timed(self, op: str, *args: Any) -> tuple[Any, float]:
         """A request and how long the submission took for it: the wall-clock time of the round
         trip less the time the host's thread and ours spent ready to run but waiting for a CPU
         (Linux's schedstat; where it cannot be read, plain wall-clock time)."""
         payload = encode([op, *args], _handle_of, self.folder)
+        self._connect()
         ours, theirs = _own_wait(), self._host_wait()
         started = time.perf_counter()
         raw = self._exchange(payload)
@@ -220,14 +309,18 @@ class Host:
         # is left out; a wait as long as the call itself means the figure cannot be trusted,
         # and the wall-clock time stands (summing both gave 1e-9 s for a 0.65 ms call).
         waited = max(waits, default=0.0)
-        return self._decode(raw), elapsed - waited if waited < elapsed else elapsed
+        return self._decode(raw, plain=True), elapsed - waited if waited < elapsed else elapsed
 
     def _exchange(self, payload: bytes) -> bytes:
+        self._connect()
         if self._broken:
             raise SubmissionCrashed(self._broken)
         try:
-            _send(self._requests, payload)
-            reply = _receive(self._replies)
+            _send(self._requests, payload, self._deadline)
+            reply = _receive(self._replies, self._deadline)
+        except SubmissionTimedOut:
+            self._broken = f"the submission's process took over {self._timeout_s:g} s"
+            raise SubmissionTimedOut(self._broken) from None
         except OSError as exc:
             reply, why = None, exc.strerror
         else:
@@ -237,16 +330,29 @@ class Host:
             raise SubmissionCrashed(self._broken)
         return reply
 
-    def _decode(self, raw: bytes) -> Any:
+    def _decode(self, raw: bytes, plain: bool = False) -> Any:
+        """The reply's value (or its exception, raised); `plain`: refuse handles in it."""
+        handles: list[int] = []
+
+        def remote(number: int) -> RemoteObject:
+            handles.append(number)
+            return RemoteObject(self, number)
+
         try:
-            reply = decode(raw, lambda number: RemoteObject(self, number))
+            reply = decode(raw, remote)
             outcome, body = reply
         except Exception as exc:  # noqa: BLE001 - a malformed reply is the host's fault
             self._broken = f"the submission's process sent a malformed reply ({exc})"
             raise SubmissionCrashed(self._broken) from None
-        if outcome == "ok":
-            return body
-        raise _local_exception(str(body[0]), str(body[1]))
+        if outcome != "ok":
+            raise _local_exception(str(body[0]), str(body[1]))
+        if plain and handles:
+            raise TypeError(
+                "a timed call must return plain data (numbers, strings, lists, dicts, numpy "
+                "arrays), not an object of the submission: using that object would run the "
+                "submission's work after the clock stopped"
+            )
+        return body
 
     def _host_wait(self) -> float | None:
         if self._meter is None:
@@ -326,11 +432,70 @@ class RemoteObject:
 
 def timed(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
     """`function(*args, **kwargs)` for a function of the submission, and the seconds it took
-    (see `Host.timed`). For eval.py files that time the submission."""
+    (see `Host.timed`). For eval.py files that time the submission. The result must be plain
+    data, computed before the clock stops (TypeError otherwise)."""
     if not isinstance(function, RemoteObject):
         raise TypeError("timed() takes a function or method of the submission")
     host = object.__getattribute__(function, "_host")
     return host.timed("call", function, list(args), kwargs)  # type: ignore[no-any-return]
+
+
+_control: _Control | None = None
+_submission: Path | None = None
+
+
+def connect(submission: Path, control_fd: int, eval_folder: Path) -> None:
+    """The eval driver's set-up: eval.py's imports of `submission`'s modules go to one host,
+    started when first needed; `new_process` starts others. BudgetML holds the other end of
+    `control_fd`."""
+    global _control, _submission
+    _control, _submission = _Control(control_fd), submission.resolve()
+    install(Host(_submission, _control), eval_folder)
+
+
+def new_process(timeout_s: float | None = None) -> SubmissionProcess:
+    """A fresh process of the submission, for an evaluation whose steps must share nothing: a
+    sandbox of its own with a fresh copy of the workspace, none of eval.py's files, and nothing
+    an earlier process of the submission wrote or started. `timeout_s` bounds all its requests
+    together (SubmissionTimedOut after it). Close it (or use it in a `with` block) before the
+    next step: closing kills it and all it started."""
+    if _control is None or _submission is None:
+        raise RuntimeError("budgetml_submission.new_process() works only while BudgetML scores")
+    return SubmissionProcess(Host(_submission, _control, timeout_s))
+
+
+class SubmissionProcess:
+    """One process of the submission (see `new_process`)."""
+
+    def __init__(self, host: Host) -> None:
+        self._host = host
+
+    def module(self, path: str | PurePath, name: str | None = None) -> Any:
+        """Run the submission's file `path` (relative to the submission folder) as module `name`
+        (its stem by default) in this process; its attributes are used remotely."""
+        file = Path(self._host.folder, path)
+        if not _within(file, self._host.folder):
+            raise ValueError(f"{path} is not a file of the submission")
+        relative = file.resolve().relative_to(self._host.folder).as_posix()
+        return self._host.request("load", relative, name or Path(relative).stem)
+
+    def close(self) -> None:
+        self._host.close()
+
+    def __enter__(self) -> SubmissionProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def kept(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """`function(*args, **kwargs)` for a function of the submission, its result kept in the
+    submission's process: a handle, even when the result is plain data (a model that would
+    otherwise be copied back and forth on every call)."""
+    if not isinstance(function, RemoteObject):
+        raise TypeError("kept() takes a function or method of the submission")
+    return function._ask("keep", list(args), kwargs)
 
 
 class RemoteModule(types.ModuleType):
@@ -478,6 +643,13 @@ def _guard(loader: type, folder: Path) -> None:
 # --- the host side --------------------------------------------------------------------------
 
 
+class _Kept:
+    """A reply that is the handle to an object, whatever its type."""
+
+    def __init__(self, handle: int) -> None:
+        self.handle = handle
+
+
 class _Objects:
     """The host's objects that the eval side holds handles to."""
 
@@ -494,6 +666,9 @@ class _Objects:
         self._ids[id(x)] = number
         return number
 
+    def handle_of(self, x: Any) -> int:
+        return x.handle if isinstance(x, _Kept) else self.handle(x)
+
 
 def serve(folder: str, requests: int, replies: int) -> None:
     """Answer requests until the eval side closes its end."""
@@ -502,8 +677,10 @@ def serve(folder: str, requests: int, replies: int) -> None:
     while (raw := _receive(requests)) is not None:
         try:
             op, *args = decode(raw, objects.by_handle.__getitem__, folder)
-            reply: list[Any] = ["ok", _answer(op, args, folder)]
-            payload = encode(reply, objects.handle)
+            answer = _answer(op, args, folder)
+            if op == "keep":  # a handle, even to plain data
+                answer = _Kept(objects.handle(answer))
+            payload = encode(["ok", answer], objects.handle_of)
         except BaseException as exc:  # noqa: BLE001 - the eval side decides what it means
             if not isinstance(exc, Exception):  # sys.exit() in a call ends the call, not the host
                 exc = RuntimeError(f"{type(exc).__name__}({exc}) raised")
@@ -527,7 +704,7 @@ def _answer(op: str, args: list[Any], folder: str) -> Any:
     if op == "setattr":
         setattr(target, rest[0], rest[1])
         return None
-    if op == "call":
+    if op in ("call", "keep"):
         return target(*rest[0], **rest[1])
     if op == "getitem":
         return target[rest[0]]
