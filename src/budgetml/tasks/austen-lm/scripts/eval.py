@@ -1,65 +1,41 @@
 """Scores a submission of the austen-lm task: bits per character on held-out Austen text.
 
-`get_score(submission_folder)` runs the workspace's `lm.py` in two fresh Python processes, so
-that no state carries over from one to the other:
+`get_score(submission_folder)` runs the workspace's `lm.py` in two fresh processes of the
+submission (`budgetml_submission.new_process`, see BudgetML's env/submission_host.py), so that
+no state carries over from one to the other:
   1. "score": `model = lm.load(workspace)`, then `lm.next_char_log2_probs(model, text)` on the
      held-out text (`heldout.txt`, next to this file at scoring time); the score is
      -mean(log2 probabilities), lower is better;
-  2. "check": `lm.next_char_distribution(model, text[:i])` at CHECKS positions drawn with a
-     fixed seed. Each distribution must be one over ALPHABET summing to 1, and give the
-     character at i the probability that step 1 claimed: a model cannot score well by
+  2. "check": `lm.next_char_distribution(model, text[:i])` at CHECKS positions, in increasing
+     order, drawn with the secret seed prepare.py wrote (`check_seed.txt`, next to this file at
+     scoring time; a seed in this published file would tell a model where it may claim
+     certainty unchecked). Each distribution must be one over ALPHABET summing to 1, and give
+     the character at i the probability that step 1 claimed: a model cannot score well by
      claiming probabilities it does not spread over the alphabet, or by peeking at the
      character it predicts.
+Each process runs in a sandbox of its own that sees a fresh copy of the workspace and nothing
+else of the scoring: not heldout.txt, not what the other process wrote, not this process. So
+the check step knows of the text only the part before the position it is asked about.
 An invalid submission raises ValueError with what is wrong.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import math
-import os
-import subprocess
-import sys
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import budgetml_submission
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ALPHABET = "\n" + "".join(chr(code) for code in range(32, 127))
 CHECKS = 100
-SEED = 0
 SUM_TOLERANCE = 1e-3
 AGREEMENT_BITS = 0.01
 PHASE_TIMEOUT_S = 120
-
-# Runs in the workspace, in a fresh interpreter: argv = workspace, phase, output file; the
-# text (and the positions to check) arrive as JSON on stdin, read before lm.py is imported.
-RUNNER = r"""
-import importlib.util, json, sys
-from pathlib import Path
-import numpy as np
-workspace, phase, output = sys.argv[1:4]
-request = json.loads(sys.stdin.read())
-sys.path.insert(0, workspace)
-spec = importlib.util.spec_from_file_location("lm", Path(workspace) / "lm.py")
-lm = importlib.util.module_from_spec(spec)
-sys.modules["lm"] = lm
-spec.loader.exec_module(lm)
-model = lm.load(workspace)
-text = request["text"]
-if phase == "score":
-    claimed = lm.next_char_log2_probs(model, text)
-    np.save(output, np.asarray(claimed, dtype=np.float64), allow_pickle=False)
-else:
-    found = []
-    for i in request["positions"]:
-        distribution = dict(lm.next_char_distribution(model, text[:i]))
-        found.append([[c if isinstance(c, str) else f"{type(c).__name__} {c!r}", float(p)]
-                      for c, p in distribution.items()])
-    Path(output).write_text(json.dumps(found), encoding="utf-8")
-"""
 
 
 def get_score(submission_folder: str) -> float:
@@ -68,21 +44,20 @@ def get_score(submission_folder: str) -> float:
         raise ValueError("lm.py is missing from the workspace; the evaluation calls its functions")
     text = (HERE / "heldout.txt").read_text(encoding="ascii")
     claimed = _claimed_log2_probs(workspace, text)
-    positions = _check_positions(len(text))
-    distributions = _distributions(workspace, text[: max(positions)], positions)
+    positions = _check_positions(len(text), int((HERE / "check_seed.txt").read_text()))
+    distributions = _distributions(workspace, text, positions)
     for i, distribution in zip(positions, distributions, strict=True):
         _check_distribution(distribution, i, text[i], claimed[i])
     return float(-claimed.mean())
 
 
 def _claimed_log2_probs(workspace: Path, text: str) -> np.ndarray:
-    with tempfile.TemporaryDirectory() as tmp:
-        output = Path(tmp) / "claimed.npy"
-        _run(workspace, "score", {"text": text}, output)
-        try:
-            claimed = np.load(output, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"next_char_log2_probs returned no usable array: {exc}") from exc
+    with _phase(workspace, "score") as (lm, model):
+        raw = lm.next_char_log2_probs(model, text)
+    try:
+        claimed = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"next_char_log2_probs returned no usable array: {exc}") from exc
     if claimed.shape != (len(text),):
         raise ValueError(
             f"next_char_log2_probs returned shape {claimed.shape}; it must return one "
@@ -98,20 +73,28 @@ def _claimed_log2_probs(workspace: Path, text: str) -> np.ndarray:
     return claimed
 
 
-def _check_positions(length: int) -> list[int]:
-    rng = np.random.default_rng(SEED)
+def _check_positions(length: int, seed: int) -> list[int]:
+    rng = np.random.default_rng(seed)
     drawn = rng.choice(np.arange(1, length), size=CHECKS - 1, replace=False)
     return [0, *sorted(int(i) for i in drawn)]
 
 
-def _distributions(workspace: Path, text: str, positions: list[int]) -> list[Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        output = Path(tmp) / "distributions.json"
-        _run(workspace, "check", {"text": text, "positions": positions}, output)
-        try:
-            found = json.loads(output.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"next_char_distribution gave no usable result: {exc}") from exc
+def _distributions(workspace: Path, text: str, positions: list[int]) -> list[list[Any]]:
+    """Each position's distribution as [character, probability] pairs, asked in increasing
+    order of position, so that no call is handed a character a later one must predict."""
+    found = []
+    with _phase(workspace, "check") as (lm, model):
+        for i in positions:  # increasing
+            distribution = lm.next_char_distribution(model, text[:i])
+            try:
+                pairs = [
+                    [c if isinstance(c, str) else f"{type(c).__name__} {c!r}", float(p)]
+                    for c, p in dict(distribution).items()
+                ]
+            except (TypeError, ValueError) as exc:
+                where = f"next_char_distribution(model, text[:{i}])"
+                raise ValueError(f"{where} is not a dict of probabilities: {exc}") from exc
+            found.append(pairs)
     return found
 
 
@@ -139,26 +122,22 @@ def _check_distribution(pairs: list[list[Any]], i: int, actual: str, claimed: fl
         )
 
 
-def _run(workspace: Path, phase: str, request: dict[str, Any], output: Path) -> None:
-    env = dict(os.environ)
-    env.setdefault("OMP_NUM_THREADS", "2")
+@contextlib.contextmanager
+def _phase(workspace: Path, phase: str) -> Iterator[tuple[Any, Any]]:
+    """lm.py and `lm.load(workspace)` in a fresh process of the submission, killed at the end
+    of the block; its failures become ValueErrors that say which step failed."""
     try:
-        result = subprocess.run(
-            [sys.executable, "-c", RUNNER, str(workspace), phase, str(output)],
-            cwd=workspace,
-            input=json.dumps(request),
-            capture_output=True,
-            text=True,
-            errors="replace",
-            env=env,
-            timeout=PHASE_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
+        with budgetml_submission.new_process(timeout_s=PHASE_TIMEOUT_S) as process:
+            lm = process.module("lm.py", "lm")
+            yield lm, budgetml_submission.kept(lm.load, str(workspace))  # the model stays there
+    except budgetml_submission.SubmissionTimedOut:
         raise ValueError(
             f"lm.py took over {PHASE_TIMEOUT_S} s in the {phase} step of the evaluation"
         ) from None
-    if result.returncode != 0:
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
-        last = lines[-1] if lines else f"exit code {result.returncode}"
-        raise ValueError(f"lm.py failed in the {phase} step of the evaluation: {last[:300]}")
+    except ValueError as exc:
+        if str(exc).startswith("next_char_"):
+            raise
+        raise ValueError(f"lm.py failed in the {phase} step of the evaluation: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - whatever lm.py raised, in its process
+        why = f"{type(exc).__name__}: {exc}"[:300]
+        raise ValueError(f"lm.py failed in the {phase} step of the evaluation: {why}") from exc

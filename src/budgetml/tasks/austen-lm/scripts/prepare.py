@@ -10,11 +10,16 @@ Reads Jane Austen's six novels from the R package janeaustenr (Debian package
 - DATA_DIR/env/data/valid.txt: the end of *Emma*, from the first paragraph that starts in its
   last 60,000 characters (59,757 characters);
 - DATA_DIR/private/heldout.txt: 60,000 characters of *Persuasion*, starting at the first
-  paragraph after character 150,000: the text that scores a model.
+  paragraph after character 150,000: the text that scores a model;
+- DATA_DIR/private/check_seed.txt: a number drawn at random here, once, which picks the
+  positions where eval.py checks a model's distributions. It is secret, unlike a seed written
+  in eval.py: a model that knew the positions could claim certainty everywhere else. Drawn
+  once, not per scoring, so that a workspace always gets the same verdict.
 """
 
 from __future__ import annotations
 
+import secrets
 import sys
 from pathlib import Path
 
@@ -68,6 +73,7 @@ def main(data_dir: Path) -> None:
     for path, text in ((data / "train.txt", train), (data / "valid.txt", valid)):
         path.write_text(text, encoding="ascii", newline="\n")
     (private / "heldout.txt").write_text(heldout, encoding="ascii", newline="\n")
+    (private / "check_seed.txt").write_text(f"{secrets.randbits(64)}\n", encoding="ascii")
 
 
 if __name__ == "__main__":
