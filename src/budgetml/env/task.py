@@ -7,7 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -22,6 +22,7 @@ from budgetml.env.actions import looks_binary
 from budgetml.env.direction import guess_direction
 from budgetml.env.sandbox import Sandbox
 from budgetml.env.scoring import Score, clean_copy, score_workspace
+from budgetml.env.timing import Timing, measure_in_turn, without_waiting
 from budgetml.errors import TaskError
 
 __all__ = ["Baseline", "Score", "Task", "TaskSpec", "find_task", "load_task"]
@@ -180,28 +181,41 @@ class Task:
         return self._score_once(workspace, sandbox, python)
 
     def measure(self, workspace: Path, sandbox: Sandbox, python: str) -> Score:
-        """A timed task's number for `workspace`: the best of `measurements` scorings of a
-        scratch copy, each after a run of the starter script when the script writes the time
-        (then after one warm-up run, too), so baseline and final are measured alike."""
-        copy = sandbox.scratch / "measured-workspace"
-        shutil.rmtree(copy, ignore_errors=True)
-        clean_copy(workspace, copy)
-        values: list[float] = []
-        try:
-            runs = self.spec.measured_by == "starter"
-            if runs and isinstance(failed := self._run_starter(copy, sandbox, python), str):
-                return Score(None, failed)
-            for _ in range(self.spec.measurements):
-                busy = self._run_starter(copy, sandbox, python) if runs else None
-                if isinstance(busy, str):
-                    return Score(None, busy)
-                score = self._score_once(copy, sandbox, python)
-                if score.value is None:
-                    return score
-                values.append(_without_waiting(score.value, busy, self.spec.higher_is_better))
-        finally:
+        """A timed task's number for `workspace`: the best of `measurements` scorings (see
+        `measure_in_turn`)."""
+        (timing,) = self.measure_in_turn([workspace], sandbox, python)
+        return timing.score(self.spec.higher_is_better)
+
+    def measure_in_turn(
+        self, workspaces: Sequence[Path], sandbox: Sandbox, python: str
+    ) -> list[Timing]:
+        """A timed task's measurements of each workspace, taken in turn so each sees the same
+        load: `measurements` scorings of a scratch copy, each after a run of the starter
+        script when the script writes the time (then after one warm-up run, too)."""
+        copies = [sandbox.scratch / f"measured-workspace-{i}" for i in range(len(workspaces))]
+        for workspace, copy in zip(workspaces, copies, strict=True):
             shutil.rmtree(copy, ignore_errors=True)
-        return Score(max(values) if self.spec.higher_is_better else min(values))
+            clean_copy(workspace, copy)
+        runs = self.spec.measured_by == "starter"
+
+        def warm_up(copy: Path) -> str | None:
+            failed = self._run_starter(copy, sandbox, python)
+            return failed if isinstance(failed, str) else None
+
+        def once(copy: Path) -> float | str:
+            busy = self._run_starter(copy, sandbox, python) if runs else None
+            if isinstance(busy, str):
+                return busy
+            score = self._score_once(copy, sandbox, python)
+            if score.value is None:
+                return score.error or "the evaluation gave no score"
+            return without_waiting(score.value, busy, self.spec.higher_is_better)
+
+        try:
+            return measure_in_turn(copies, self.spec.measurements, once, warm_up if runs else None)
+        finally:
+            for copy in copies:
+                shutil.rmtree(copy, ignore_errors=True)
 
     def _run_starter(self, workspace: Path, sandbox: Sandbox, python: str) -> str | float | None:
         """Run the starter script in `workspace`: why it failed, or the share of its time it
@@ -350,14 +364,6 @@ def _load_spec(root: Path, problem: str) -> tuple[TaskSpec, str, bool]:
         raise TaskError(f"{spec_file}: {describe_validation_error(exc)}") from None
     way = "true" if spec.higher_is_better else "false"
     return spec, f"task.yaml says higher_is_better: {way}", False
-
-
-def _without_waiting(value: float, busy: float | None, higher_is_better: bool) -> float:
-    """A time the script measured itself, less the share it spent waiting for a CPU (a rate:
-    more); the built-in speed tasks leave that wait out the same way."""
-    if busy is None or not 0 < busy <= 1:
-        return value
-    return value / busy if higher_is_better else value * busy
 
 
 def _files(folder: Path) -> set[str]:
