@@ -20,7 +20,7 @@ from pathlib import Path
 
 from budgetml.config import ModelEntry, RunConfig
 from budgetml.env.task import load_task
-from budgetml.run import run_task
+from budgetml.run import start_run
 
 TRAIN = """import time
 import numpy as np
@@ -80,7 +80,7 @@ def main() -> None:
         successes, changes = 0, []
         try:
             for number in range(args.runs):
-                summary = run_task(
+                summary = start_run(
                     task, config, config_label="noop", run_dir=root / f"run-{number}"
                 )
                 successes += summary.success

@@ -16,8 +16,8 @@ from budgetml.cli import main
 from budgetml.config import ModelEntry, RunConfig
 from budgetml.env.actions import ACTIONS, ActionContext, execute
 from budgetml.env.task import load_task
-from budgetml.run import run_task
-from budgetml.trace import read_trace
+from budgetml.run import start_run
+from budgetml.trace import LlmCall, of_kind, read_events
 from tests.scripted_settings import EVERY_ACTION, EVERY_ACTION_YAML
 from tests.test_run import reply
 
@@ -186,7 +186,7 @@ def test_a_task_whose_env_is_a_file_is_one_line(
     [
         (["--resume", "nowhere"], "nowhere is not a run directory: no such folder"),
         (["--resume", "empty"], "holds no run to resume"),
-        (["--resume", "mangled"], "does not read as a BudgetML trace (KeyError"),
+        (["--resume", "mangled"], "line 1 does not read as a BudgetML run_start event (task"),
         (["--resume", "killed", "--max-steps", "2"], "max_steps differs"),
         (["--resume", "killed", "--seed", "3"], "leave --seed out"),
         (["--resume", "killed", "--out", "elsewhere"], "leave --out out"),
@@ -215,7 +215,9 @@ def test_bad_resume_and_run_directory_options_are_one_line(
         json.dumps(
             {
                 "event": "run_start",
+                "task": "mlab-style",
                 "task_dir": str(mlab_task),
+                "metric": "score",
                 "config": "c",
                 "seed": 0,
                 "higher_is_better": True,
@@ -273,7 +275,7 @@ def run_replies(tmp_path: Path, mlab_task: Path, replies: list[str], retries: in
         **EVERY_ACTION,
     )
     run_dir = tmp_path / "run"
-    run_task(load_task(mlab_task), config, config_label="t", run_dir=run_dir)
+    start_run(load_task(mlab_task), config, config_label="t", run_dir=run_dir)
     return run_dir
 
 
@@ -296,10 +298,10 @@ def test_unusable_replies_fail_the_format_and_end_the_run_with_a_status(
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "error" and summary["format_failures"] == 3
     assert "3 tries" in summary["error"] and problem in summary["error"]
-    calls = [e for e in read_trace(run_dir / "trace.jsonl") if e["event"] == "llm_call"]
-    assert [c["reply"] for c in calls] == [bad] * 3  # nothing is lost
+    calls = of_kind(read_events(run_dir / "trace.jsonl"), LlmCall)
+    assert [c.reply for c in calls] == [bad] * 3  # nothing is lost
     # a retry repeats the unusable reply cut to its start and end, not all of it
-    assert all(sum(len(m["content"]) for m in c["messages"]) < 100_000 for c in calls)
+    assert all(sum(len(m["content"]) for m in c.messages) < 100_000 for c in calls)
 
 
 def test_replies_with_nul_bytes_and_lone_surrogates_still_act(

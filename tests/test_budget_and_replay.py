@@ -9,8 +9,8 @@ from budgetml.config import ModelEntry, Price, RunConfig
 from budgetml.env.task import find_task, load_task
 from budgetml.llm.budget import worst_case_usd
 from budgetml.replay import replay_run
-from budgetml.run import run_task
-from budgetml.trace import read_trace
+from budgetml.run import start_run
+from budgetml.trace import LlmCall, of_kind, read_events
 from tests.llm.openai_server import OpenAICompatServer, Reply
 from tests.scripted_settings import EVERY_ACTION
 from tests.test_run import reply
@@ -42,7 +42,7 @@ def config(script: Path, **settings: object) -> RunConfig:
 
 def test_a_cap_below_one_calls_worst_case_makes_no_call(mlab_task: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    summary = run_task(
+    summary = start_run(
         load_task(mlab_task),
         config(steps_script(tmp_path), budget_usd=0.0001),
         config_label="t",
@@ -50,20 +50,18 @@ def test_a_cap_below_one_calls_worst_case_makes_no_call(mlab_task: Path, tmp_pat
     )
     assert summary.status == "budget_exhausted"
     assert summary.steps == 0 and summary.cost_usd == 0
-    events = [e["event"] for e in read_trace(run_dir / "trace.jsonl")]
+    events = [e.kind for e in read_events(run_dir / "trace.jsonl")]
     assert "llm_call" not in events and "score" in events
 
 
 def test_a_cap_reached_mid_run_stops_without_crossing_it(mlab_task: Path, tmp_path: Path) -> None:
     script = steps_script(tmp_path)
-    uncapped = run_task(
+    uncapped = start_run(
         load_task(mlab_task), config(script), config_label="t", run_dir=tmp_path / "full"
     )
-    per_call = [
-        e["cost_usd"] for e in read_trace(tmp_path / "full/trace.jsonl") if e["event"] == "llm_call"
-    ]
+    per_call = [e.cost_usd for e in of_kind(read_events(tmp_path / "full/trace.jsonl"), LlmCall)]
     cap = sum(per_call[:2]) + worst_case_usd(0, 100, PRICE) / 2
-    capped = run_task(
+    capped = start_run(
         load_task(mlab_task),
         config(script, budget_usd=cap),
         config_label="t",
@@ -77,15 +75,15 @@ def test_a_cap_reached_mid_run_stops_without_crossing_it(mlab_task: Path, tmp_pa
 
 
 def test_summary_cost_equals_the_sum_over_the_traces_calls(mlab_task: Path, tmp_path: Path) -> None:
-    summary = run_task(
+    summary = start_run(
         load_task(mlab_task),
         config(steps_script(tmp_path)),
         config_label="t",
         run_dir=tmp_path / "run",
     )
-    calls = [e for e in read_trace(tmp_path / "run/trace.jsonl") if e["event"] == "llm_call"]
-    assert summary.cost_usd == pytest.approx(sum(c["cost_usd"] for c in calls), abs=1e-6)
-    assert summary.tokens[calls[0]["model"]]["calls"] == len(calls)
+    calls = of_kind(read_events(tmp_path / "run/trace.jsonl"), LlmCall)
+    assert summary.cost_usd == pytest.approx(sum(c.cost_usd for c in calls), abs=1e-6)
+    assert summary.tokens[calls[0].model]["calls"] == len(calls)
 
 
 def test_a_cached_rerun_calls_no_model_and_reports_the_same_cost(
@@ -93,14 +91,14 @@ def test_a_cached_rerun_calls_no_model_and_reports_the_same_cost(
 ) -> None:
     monkeypatch.setenv("BUDGETML_CACHE_DIR", str(tmp_path / "cache"))
     script = steps_script(tmp_path)
-    first = run_task(
+    first = start_run(
         load_task(mlab_task),
         config(script, cache=True),
         config_label="t",
         run_dir=tmp_path / "first",
     )
     script.write_text("[]")  # the model itself could not answer again
-    second = run_task(
+    second = start_run(
         load_task(mlab_task),
         config(script, cache=True),
         config_label="t",
@@ -119,7 +117,7 @@ def test_replay_over_a_stopped_server_gives_the_same_actions_and_score(
     run_config = RunConfig(planner=[entry], prices={"openai/test-model": PRICE}, **EVERY_ACTION)
     with OpenAICompatServer([Reply(r, 500 + i, 50) for i, r in enumerate(replies)]) as server:
         served = run_config.with_model("openai/test-model", server.base_url)
-        original = run_task(
+        original = start_run(
             load_task(mlab_task), served, config_label="wire", run_dir=tmp_path / "original"
         )
     result = replay_run(tmp_path / "original", tmp_path / "replay")
@@ -137,7 +135,9 @@ def test_a_replay_whose_task_folder_is_gone_uses_the_builtin_task_of_that_name(
     """A sweep's runs replay from a fresh checkout, where the recorded task folder may not exist."""
     script = tmp_path / "script.json"
     script.write_text(json.dumps([reply("done", "Final Answer", {"final_answer": "none"})]))
-    run_task(find_task("vectorization"), config(script), config_label="c", run_dir=tmp_path / "run")
+    start_run(
+        find_task("vectorization"), config(script), config_label="c", run_dir=tmp_path / "run"
+    )
     trace = tmp_path / "run" / "trace.jsonl"
     start, *rest = trace.read_text().splitlines()
     moved = {**json.loads(start), "task_dir": str(tmp_path / "checkout-gone" / "vectorization")}

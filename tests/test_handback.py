@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from budgetml.trace import read_trace
+from budgetml.trace import StepScored, of_kind, read_events
 from tests.scripted_settings import EVERY_ACTION_YAML
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -67,17 +67,17 @@ def test_the_summary_keeps_the_ruined_last_score_and_the_earlier_best(ruined_run
 def test_scores_are_recorded_after_the_steps_that_change_what_the_evaluation_reads(
     ruined_run: Path,
 ) -> None:
-    scores = [e for e in read_trace(ruined_run / "trace.jsonl") if e["event"] == "score"]
+    scores = of_kind(read_events(ruined_run / "trace.jsonl"), StepScored)
     # step 1 changed model.py (no submission yet); 2 and 4 ran train.py; 3 changed model.py;
     # step 5 (Final Answer) is the last step, scored once the run ends.
-    assert [(e["step"], e["value"], e["best"]) for e in scores] == [
+    assert [(e.step, e.value, e.best) for e in scores] == [
         (1, None, False),
         (2, pytest.approx(0.9), True),
         (3, pytest.approx(0.9), False),
         (4, pytest.approx(0.4), False),
         (5, pytest.approx(0.4), False),
     ]
-    assert scores[-1].get("final") is True and "final" not in scores[-2]
+    assert scores[-1].final and not scores[-2].final
 
 
 def test_diff_best_shows_the_change_that_made_the_best(ruined_run: Path, tmp_path: Path) -> None:

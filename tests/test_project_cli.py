@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from budgetml.cli import app
 from budgetml.env.task import load_task
-from budgetml.trace import read_trace
+from budgetml.trace import read_events
 from tests.scripted_settings import EVERY_ACTION_YAML
 
 runner = CliRunner()
@@ -158,5 +158,5 @@ def test_an_evaluation_that_fails_on_the_unchanged_project_stops_before_any_mode
         "first model call: the evaluation command failed (exit code 1): "
     )
     assert "CalledProcessError" in result.stderr or "ZeroDivisionError" in result.stderr
-    events = [e["event"] for e in read_trace(tmp_path / "run" / "trace.jsonl")]
+    events = [e.kind for e in read_events(tmp_path / "run" / "trace.jsonl")]
     assert "llm_call" not in events and events[-1] == "error"

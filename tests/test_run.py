@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from budgetml.agents.planner import Step
+from budgetml.agents.history import Step
 from budgetml.config import ModelEntry, RunConfig
 from budgetml.env.task import Task, find_task, load_task
 from budgetml.replay import replay_run
 from budgetml.resume import read_run, resume_run
-from budgetml.run import run_task
-from budgetml.trace import read_trace
+from budgetml.run import start_run
+from budgetml.trace import StepDone, StepScored, of_kind, read_events
 from tests.scripted_settings import EVERY_ACTION
 
 TRAJECTORIES = Path(__file__).parent / "fixtures" / "trajectories"
@@ -42,7 +42,7 @@ def write_script(tmp_path: Path, replies: list[str]) -> Path:
 
 def test_the_demo_vectorizes_the_code_and_succeeds(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    summary = run_task(
+    summary = start_run(
         find_task("vectorization"), config_for(DEMO), config_label="demo", run_dir=run_dir, seed=1
     )
     assert summary.status == "completed"
@@ -73,7 +73,7 @@ def test_the_demo_vectorizes_the_code_and_succeeds(tmp_path: Path) -> None:
     }
     assert expected_keys <= on_disk.keys()
     assert (run_dir / "config.yaml").is_file()
-    events = [e["event"] for e in read_trace(run_dir / "trace.jsonl")]
+    events = [e.kind for e in read_events(run_dir / "trace.jsonl")]
     assert events[0] == "run_start" and events[-1] == "run_end"
     assert events.count("step") == 6 and events.count("llm_call") == 6
     assert "sliding_window_view" in (run_dir / "workspace" / "train.py").read_text()
@@ -81,7 +81,7 @@ def test_the_demo_vectorizes_the_code_and_succeeds(tmp_path: Path) -> None:
 
 def test_a_run_that_changes_nothing_does_not_succeed(tmp_path: Path) -> None:
     script = TRAJECTORIES / "vectorization-no-change.json"
-    summary = run_task(
+    summary = start_run(
         find_task("vectorization"), config_for(script), config_label="t", run_dir=tmp_path / "run"
     )
     assert summary.status == "completed"
@@ -91,7 +91,7 @@ def test_a_run_that_changes_nothing_does_not_succeed(tmp_path: Path) -> None:
 
 def test_a_run_that_breaks_the_output_is_scored_invalid(tmp_path: Path) -> None:
     script = TRAJECTORIES / "vectorization-broken.json"
-    summary = run_task(
+    summary = start_run(
         find_task("vectorization"), config_for(script), config_label="t", run_dir=tmp_path / "run"
     )
     assert summary.score is None
@@ -111,7 +111,7 @@ def test_an_mlagentbench_folder_that_is_not_ours_runs_unchanged(
             reply("done", "Final Answer", {"final_answer": "raised the learning rate"}),
         ],
     )
-    summary = run_task(
+    summary = start_run(
         load_task(mlab_task), config_for(script), config_label="t", run_dir=tmp_path / "run"
     )
     assert summary.baseline == pytest.approx(0.6)
@@ -123,7 +123,7 @@ def test_an_mlagentbench_folder_that_is_not_ours_runs_unchanged(
 
 def test_the_step_cap_ends_the_run_with_max_steps(mlab_task: Path, tmp_path: Path) -> None:
     script = write_script(tmp_path, [reply("look", "List Files", {"dir_path": "."})] * 3)
-    summary = run_task(
+    summary = start_run(
         load_task(mlab_task),
         config_for(script, max_steps=3),
         config_label="t",
@@ -137,24 +137,24 @@ def test_an_input_key_the_action_does_not_take_is_named_in_the_observation(
 ) -> None:
     extra = reply("look", "List Files", {"dir_path": ".", "recursive": True})
     script = write_script(tmp_path, [extra])
-    summary = run_task(
+    summary = start_run(
         load_task(mlab_task),
         config_for(script, max_steps=1),
         config_label="t",
         run_dir=tmp_path / "run",
     )
     assert (summary.status, summary.format_failures) == ("max_steps", 0)
-    (step,) = [e for e in read_trace(tmp_path / "run" / "trace.jsonl") if e["event"] == "step"]
-    assert step["action_input"] == {"dir_path": "."}
-    assert step["observation"].startswith(
+    (step,) = of_kind(read_events(tmp_path / "run" / "trace.jsonl"), StepDone)
+    assert step.action_input == {"dir_path": "."}
+    assert step.observation.startswith(
         '(Ignored input key "recursive": List Files takes dir_path.)\n'
     )
-    assert "train.py" in step["observation"]
+    assert "train.py" in step.observation
 
 
 def test_m_format_failures_end_the_run_with_status_error(mlab_task: Path, tmp_path: Path) -> None:
     script = write_script(tmp_path, ["no idea", "Action: List Files", "still nothing"])
-    summary = run_task(
+    summary = start_run(
         load_task(mlab_task),
         config_for(script, retries=3),
         config_label="t",
@@ -169,7 +169,7 @@ def test_an_exhausted_script_ends_the_run_with_status_error(
     mlab_task: Path, tmp_path: Path
 ) -> None:
     script = write_script(tmp_path, [reply("look", "List Files", {"dir_path": "."})])
-    summary = run_task(
+    summary = start_run(
         load_task(mlab_task), config_for(script), config_label="t", run_dir=tmp_path / "run"
     )
     assert summary.status == "error" and summary.steps == 1
@@ -184,7 +184,7 @@ def test_a_used_run_directory_is_refused(mlab_task: Path, tmp_path: Path) -> Non
     run_dir.mkdir()
     (run_dir / "something").write_text("x")
     with pytest.raises(BudgetMLError, match="already exists"):
-        run_task(load_task(mlab_task), config_for(DEMO), config_label="t", run_dir=run_dir)
+        start_run(load_task(mlab_task), config_for(DEMO), config_label="t", run_dir=run_dir)
 
 
 GUESS_LABELS = Path(__file__).parent / "fixtures" / "tasks" / "guess-labels"
@@ -210,11 +210,11 @@ def test_a_step_that_changes_nothing_the_evaluation_reads_is_not_scored(
             reply("done", "Final Answer", {"final_answer": "nothing"}),
         ],
     )  # fmt: skip
-    summary = run_task(
+    summary = start_run(
         load_task(mlab_task), config_for(script), config_label="t", run_dir=tmp_path / "run"
     )
-    scores = [e for e in read_trace(tmp_path / "run" / "trace.jsonl") if e["event"] == "score"]
-    assert [(e["step"], e.get("final", False)) for e in scores] == [(2, False), (4, True)]
+    scores = of_kind(read_events(tmp_path / "run" / "trace.jsonl"), StepScored)
+    assert [(e.step, e.final) for e in scores] == [(2, False), (4, True)]
     assert summary.best_step is None  # the starter writes submission.csv only when it runs
 
 
@@ -228,7 +228,7 @@ def test_a_killed_run_resumes_with_its_best_kept(tmp_path: Path, killed_after: i
             raise RuntimeError("killed")
 
     with pytest.raises(RuntimeError, match="killed"):
-        run_task(
+        start_run(
             guess_labels(tmp_path),
             config_for(IMPROVE_THEN_RUIN),
             config_label="t",
@@ -241,13 +241,13 @@ def test_a_killed_run_resumes_with_its_best_kept(tmp_path: Path, killed_after: i
     assert (summary.best_step, summary.best_score) == (2, pytest.approx(0.9))
     assert summary.best_success is True and summary.success is False
     assert [p.name for p in (run_dir / "best").iterdir()] == ["step-2"]
-    steps = [e["step"] for e in read_trace(run_dir / "trace.jsonl") if e["event"] == "score"]
+    steps = [e.step for e in of_kind(read_events(run_dir / "trace.jsonl"), StepScored)]
     assert steps == [1, 2, 3, 4, 5]  # each step scored once, as the uninterrupted run
 
 
 def test_a_replay_gets_the_same_best(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    run_task(
+    start_run(
         guess_labels(tmp_path), config_for(IMPROVE_THEN_RUIN), config_label="t", run_dir=run_dir
     )
     result = replay_run(run_dir, tmp_path / "replay")
@@ -262,9 +262,9 @@ def test_a_task_whose_scoring_is_slow_is_scored_only_at_the_end(tmp_path: Path) 
     folder = guess_labels(tmp_path).root
     with (folder / "task.yaml").open("a") as spec:
         spec.write("score_during_run: false\n")
-    summary = run_task(
+    summary = start_run(
         load_task(folder), config_for(IMPROVE_THEN_RUIN), config_label="t", run_dir=tmp_path / "run"
     )
-    scores = [e for e in read_trace(tmp_path / "run" / "trace.jsonl") if e["event"] == "score"]
-    assert [e["step"] for e in scores] == [5]
+    scores = of_kind(read_events(tmp_path / "run" / "trace.jsonl"), StepScored)
+    assert [e.step for e in scores] == [5]
     assert (summary.best_step, summary.best_score) == (5, pytest.approx(0.4))

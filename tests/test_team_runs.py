@@ -12,8 +12,8 @@ from budgetml.agents.parser import parse_reply
 from budgetml.config import ModelEntry, Price, RunConfig, load_config
 from budgetml.env.task import find_task, load_task
 from budgetml.llm.base import Completion, Message, ReplyFormat, Usage, cost_usd
-from budgetml.run import run_task
-from budgetml.trace import read_trace
+from budgetml.run import start_run
+from budgetml.trace import Escalation, LlmCall, StepDone, of_kind, read_events
 from tests.agents.scripted_team import BAD, answer
 from tests.scripted_settings import EVERY_ACTION
 
@@ -80,17 +80,17 @@ def test_the_budget_preset_escalates_asks_the_expert_and_succeeds(tmp_path: Path
         }
     )
     run_dir = tmp_path / "run"
-    summary = run_task(find_task("vectorization"), config, config_label="budget", run_dir=run_dir)
+    summary = start_run(find_task("vectorization"), config, config_label="budget", run_dir=run_dir)
     assert summary.status == "completed" and summary.success
     assert summary.escalations == 1 and summary.expert_calls == 1
     assert summary.format_failures == 3
     assert summary.tokens[strong_model]["calls"] == 2
     assert summary.tokens[cheap_model]["calls"] == 8
     assert summary.cost_usd_free_tier == pytest.approx(summary.tokens[strong_model]["cost_usd"])
-    events = read_trace(run_dir / "trace.jsonl")
-    climbs = [e for e in events if e["event"] == "escalation"]
-    assert climbs[0]["reason"].startswith("format:") and climbs[0]["to_model"] == strong_model
-    steps = [e["action"] for e in events if e["event"] == "step"]
+    events = read_events(run_dir / "trace.jsonl")
+    climbs = of_kind(events, Escalation)
+    assert climbs[0].reason.startswith("format:") and climbs[0].to_model == strong_model
+    steps = [e.action for e in of_kind(events, StepDone)]
     assert steps[:3] == [
         "List Files",
         "Inspect Script Lines",
@@ -136,7 +136,7 @@ def run_with_retrieval(mlab_task: Path, tmp_path: Path, retrieval: bool) -> Reco
     )
     model = RecordingModel("fixed", {"planner": planner, "worker": worker})
     config = RunConfig(planner=[ModelEntry(model="fixed")], retrieval=retrieval, **EVERY_ACTION)
-    run_task(
+    start_run(
         load_task(mlab_task),
         config,
         config_label="t",
@@ -178,7 +178,7 @@ def test_retrieval_on_summarises_each_step_and_recalls_before_planning(
     assert "Step 1" in log and "Step 2" in log
     prompts = [
         e
-        for e in read_trace(tmp_path / "True/trace.jsonl")
-        if e["event"] == "llm_call" and e["agent"] == "planner"
+        for e in of_kind(read_events(tmp_path / "True/trace.jsonl"), LlmCall)
+        if e.agent == "planner"
     ]
-    assert "recalled" in prompts[-1]["messages"][1]["content"]
+    assert "recalled" in prompts[-1].messages[1]["content"]

@@ -23,22 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from budgetml.agents.cascade import Lifelines
-from budgetml.agents.memory import RESEARCH_LOG_FILE
 from budgetml.env.workspace import Workspace
-from budgetml.trace import Trace
-
-CHECKPOINTS_DIR = "checkpoints"
-
-
-def snapshot_path(run_dir: Path, step: int) -> Path:
-    return run_dir / CHECKPOINTS_DIR / f"step-{step}"
+from budgetml.run_dir import RunDir
+from budgetml.trace import Checkpoint, Trace
 
 
 @dataclass
 class Checkpoints:
     """Marks steps done; `last` is the step whose snapshot is on disk (0: none yet)."""
 
-    run_dir: Path
+    run_dir: RunDir
     trace: Trace
     workspace: Workspace
     lifelines: Lifelines
@@ -46,32 +40,33 @@ class Checkpoints:
 
     def latest(self) -> Path | None:
         """The newest snapshot on disk (None before step 1's): what new copies link to."""
-        return snapshot_path(self.run_dir, self.last) if self.last > 0 else None
+        return self.run_dir.snapshot(self.last) if self.last > 0 else None
 
     def save(self, step: int, extra: Mapping[str, Any] | None = None) -> None:
         """Snapshot the workspace and record the step done; `extra` goes into the event
         (the scores so far, scorekeeper.py)."""
-        folder = snapshot_path(self.run_dir, step)
+        folder = self.run_dir.snapshot(step)
         if step > 0:
             take_snapshot(self.workspace.root, folder, self.latest())
-        log = self.run_dir / RESEARCH_LOG_FILE
-        self.trace.record(
-            "checkpoint",
-            step=step,
-            snapshot=folder.relative_to(self.run_dir).as_posix() if step > 0 else None,
-            lifelines_used=self.lifelines.used,
-            undo=self.workspace.undo_state(),
-            research_log_bytes=log.stat().st_size if log.is_file() else 0,
-            **(extra or {}),
+        log = self.run_dir.research_log
+        self.trace.write(
+            Checkpoint(
+                step=step,
+                snapshot=folder.relative_to(self.run_dir.root).as_posix() if step > 0 else None,
+                lifelines_used=self.lifelines.used,
+                undo=self.workspace.undo_state(),
+                research_log_bytes=log.stat().st_size if log.is_file() else 0,
+                **(extra or {}),
+            )
         )
         keep_only(self.run_dir, (self.last, step))
         self.last = step
 
 
-def keep_only(run_dir: Path, steps: tuple[int, ...]) -> None:
+def keep_only(run_dir: RunDir, steps: tuple[int, ...]) -> None:
     """Remove every snapshot but those of `steps` (older ones, any a killed run left half-made,
     and on resume any it made after the checkpoint resumed from)."""
-    folder = run_dir / CHECKPOINTS_DIR
+    folder = run_dir.checkpoints
     if not folder.is_dir():
         return
     for entry in folder.iterdir():

@@ -14,20 +14,21 @@ from rich.table import Table
 from typer._click import exceptions as usage  # typer 0.29 carries its own click
 
 from budgetml import bench_cli, handback_cli
-from budgetml.agents.planner import Step
+from budgetml.agents.history import Step
 from budgetml.config import RunConfig, load_config, preset_names
 from budgetml.console import output_console
 from budgetml.env.project import Project, project_task
 from budgetml.env.sandbox import Sandbox
-from budgetml.env.task import builtin_task_names, find_task, load_task
+from budgetml.env.task import builtin_task_names, find_task
 from budgetml.errors import BudgetMLError
 from budgetml.models_cli import models_app
 from budgetml.project_cli import init_task
 from budgetml.replay import replay_run
-from budgetml.resume import check_settings, finished_summary, read_run, resume_run
-from budgetml.run import ScoredStep, run_task
+from budgetml.resume import read_run, resume_run
+from budgetml.run import ScoredStep, start_run
+from budgetml.run_dir import RunDir, recorded_task, started
 from budgetml.summary import RunSummary, improvement, is_success
-from budgetml.trace import read_trace
+from budgetml.trace import BaselineMeasured, first
 
 app = typer.Typer(
     help="BudgetML: cheap LLM agents that improve ML projects.",
@@ -135,7 +136,7 @@ def run(
     run_dir = out or Path("runs") / f"{found.name}-{time.strftime('%Y%m%d-%H%M%S')}-s{seed}"
     models = " → ".join(entry.model for entry in run_config.planner)
     console.print(f"[bold]BudgetML[/] task [cyan]{found.name}[/] · planner {models} · {run_dir}")
-    summary = run_task(
+    summary = start_run(
         found,
         run_config,
         config_label=label,
@@ -169,7 +170,7 @@ def _resume(
 ) -> None:
     """`run --resume`: a finished run is left alone; a killed one goes on as recorded, and
     settings given again must be the recorded ones (those not given are taken from it)."""
-    done = finished_summary(run_dir)
+    done = RunDir(run_dir).read_summary()
     if done is not None:
         console.print(f"{run_dir} has already finished (status {done.status}); nothing to resume")
         return
@@ -177,13 +178,14 @@ def _resume(
     chosen = None
     if flags is not None:
         config, model, api_base, settings = flags
-        base = config or str(run_dir / "config.yaml")
+        base = config or str(recorded.run_dir.config)
         chosen = _run_config(base, model, api_base, settings)[1]
-    check_settings(recorded, chosen, higher_is_better)
     max_steps = recorded.config.max_steps
     console.print(f"[bold]BudgetML[/] resuming [cyan]{recorded.task.name}[/] · {run_dir}")
     summary = resume_run(
         recorded,
+        config=chosen,
+        higher_is_better=higher_is_better,
         on_step=lambda step: _print_step(step, max_steps),
         on_note=lambda note: console.print(f"[dim]· {note}[/]"),
     )
@@ -250,18 +252,20 @@ def replay(
 @app.command("eval")
 def evaluate(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> None:
     """Score a finished run's workspace again."""
-    trace_file = run_dir / "trace.jsonl"
-    if not trace_file.is_file() or not (run_dir / "workspace").is_dir():
-        raise BudgetMLError(f"{run_dir} is not a run directory (no trace.jsonl or workspace/)")
-    events = read_trace(trace_file)
-    start = next((e for e in events if e["event"] == "run_start"), None)
+    layout = RunDir(run_dir)
+    if not layout.trace.is_file() or not layout.workspace.is_dir():
+        raise BudgetMLError(
+            f"{run_dir} is not a run directory (no {layout.trace.name} or {layout.workspace.name}/)"
+        )
+    events = layout.events()
+    start = started(events)
     if start is None:
-        raise BudgetMLError(f"{trace_file} has no run_start event; the run never started")
-    task = load_task(Path(start["task_dir"])).with_direction(bool(start["higher_is_better"]))
-    baseline = _recorded_baseline(events)
-    settings = load_config(str(run_dir / "config.yaml"))[1].sandbox
-    sandbox = Sandbox.for_run(run_dir, settings, task.root)
-    score = task.score(run_dir / "workspace", sandbox, str(start["python"]))
+        raise BudgetMLError(f"{layout.trace} has no run_start event; the run never started")
+    task = recorded_task(start)
+    recorded = first(events, BaselineMeasured)
+    baseline = recorded.value if recorded else None
+    sandbox = Sandbox.for_run(run_dir, layout.read_config().sandbox, task.root)
+    score = task.score(layout.workspace, sandbox, start.python or sys.executable)
     change = improvement(score.value, baseline)
     table = Table(show_header=False, box=None)
     table.add_row("task", task.name)
@@ -311,14 +315,6 @@ def prepare(
         with console.status(f"preparing {task.name}"):
             task.prepare()
         console.print(f"{task.name}: ready in {time.monotonic() - started:.1f} s ({task.data_dir})")
-
-
-def _recorded_baseline(events: list[dict[str, Any]]) -> float | None:
-    for event in events:
-        if event["event"] == "baseline":
-            value: Any = event["value"]
-            return None if value is None else float(value)
-    return None
 
 
 def _print_step(step: Step, max_steps: int) -> None:

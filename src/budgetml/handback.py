@@ -20,11 +20,9 @@ from pathlib import Path
 
 from budgetml.env.project import SKIPPED
 from budgetml.errors import BudgetMLError
-from budgetml.scorekeeper import BEST_DIR, best_path
-from budgetml.summary import RunSummary
-from budgetml.trace import read_trace
+from budgetml.run_dir import RunDir
+from budgetml.trace import StepDone, of_kind
 
-START_DIR = "start"
 MAX_BYTES = 1024**2
 WRITES = {
     "Write File": "file_name",
@@ -60,10 +58,10 @@ class Handback:
     """Files the agent wrote that are not handed back, each with the reason."""
 
 
-def keep_start(run_dir: Path) -> None:
+def keep_start(run_dir: RunDir) -> None:
     """Copy the fresh workspace's text files to `start/`, durably (a partial copy is redone)."""
-    workspace, target = run_dir / "workspace", run_dir / START_DIR
-    partial = target.with_name(START_DIR + ".partial")
+    workspace, target = run_dir.workspace, run_dir.start
+    partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     shutil.rmtree(target, ignore_errors=True)
     for folder, dirs, files in os.walk(workspace):
@@ -81,21 +79,23 @@ def keep_start(run_dir: Path) -> None:
 
 def handback(run_dir: Path, best: bool = False) -> Handback:
     """What the run changed in its final workspace, or in its best-scoring one."""
-    trace = run_dir / "trace.jsonl"
-    if not trace.is_file() or not (run_dir / "workspace").is_dir():
-        raise BudgetMLError(f"{run_dir} is not a run directory (no trace.jsonl or workspace/)")
-    if not (run_dir / START_DIR).is_dir():
+    layout = RunDir(run_dir)
+    if not layout.trace.is_file() or not layout.workspace.is_dir():
         raise BudgetMLError(
-            f"{run_dir} keeps no copy of what it started from ({START_DIR}/): it was made by an "
-            "older BudgetML; compare its workspace/ with the task's env/ by hand"
+            f"{run_dir} is not a run directory (no {layout.trace.name} or {layout.workspace.name}/)"
         )
-    steps = [e for e in read_trace(trace) if e["event"] == "step"]
-    source, step, what = _chosen(run_dir, best, len(steps))
+    if not layout.start.is_dir():
+        raise BudgetMLError(
+            f"{run_dir} keeps no copy of what it started from ({layout.start.name}/): it was "
+            "made by an older BudgetML; compare its workspace/ with the task's env/ by hand"
+        )
+    steps = of_kind(layout.events(), StepDone)
+    source, step, what = _chosen(layout, best, len(steps))
     written: dict[str, None] = {}
     for event in steps:
-        key = WRITES.get(str(event["action"]))
-        if key and int(event["step"]) <= step and key in event["action_input"]:
-            written[posixpath.normpath(str(event["action_input"][key]))] = None
+        key = WRITES.get(event.action)
+        if key and event.step <= step and key in event.action_input:
+            written[posixpath.normpath(str(event.action_input[key]))] = None
     changes, left_out = [], []
     for name in written:
         after_path = source / name
@@ -108,7 +108,7 @@ def handback(run_dir: Path, best: bool = False) -> Handback:
         if after is None:
             left_out.append(f"{name} (binary or over {MAX_BYTES // 1024**2} MB)")
             continue
-        start = run_dir / START_DIR / name
+        start = layout.start / name
         before = start.read_bytes() if start.is_file() else None
         if before != after:
             changes.append(Change(name, before, after, after_path.stat().st_mode & 0o777))
@@ -161,30 +161,26 @@ def apply_changes(result: Handback, folder: Path) -> list[str]:
     return [change.path for _, change in todo]
 
 
-def _chosen(run_dir: Path, best: bool, steps: int) -> tuple[Path, int, str]:
+def _chosen(run_dir: RunDir, best: bool, steps: int) -> tuple[Path, int, str]:
     """(folder, step, description) of the workspace asked for."""
-    try:
-        summary: RunSummary | None = RunSummary.model_validate_json(
-            (run_dir / "summary.json").read_bytes()
-        )
-    except (OSError, ValueError):
-        summary = None
+    summary = run_dir.read_summary()
     if not best:
-        return run_dir / "workspace", steps, f"the final workspace (step {steps})"
+        return run_dir.workspace, steps, f"the final workspace (step {steps})"
     if summary is not None:
         if summary.best_step is None:
             raise BudgetMLError(
-                f"{run_dir}: no step of the run got a valid score, so there is no best workspace"
+                f"{run_dir.root}: no step of the run got a valid score, so there is no best "
+                "workspace"
             )
         step, value = summary.best_step, f"{summary.metric} {summary.best_score:.6g}"
     else:  # a run still going (or killed): its newest kept best
-        kept = sorted((run_dir / BEST_DIR).glob("step-*"), key=lambda p: int(p.name[5:]))
+        kept = run_dir.best_steps()
         if not kept:
-            raise BudgetMLError(f"{run_dir} has no best workspace yet")
-        step, value = int(kept[-1].name[5:]), "the run has not finished"
-    folder = best_path(run_dir, step)
+            raise BudgetMLError(f"{run_dir.root} has no best workspace yet")
+        step, value = kept[-1], "the run has not finished"
+    folder = run_dir.best(step)
     if not folder.is_dir():
-        raise BudgetMLError(f"the best workspace of {run_dir} ({folder}) is missing")
+        raise BudgetMLError(f"the best workspace of {run_dir.root} ({folder}) is missing")
     return folder, step, f"the best workspace (step {step}, {value})"
 
 

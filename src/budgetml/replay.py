@@ -8,70 +8,17 @@ are counted and reported, not fatal.
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from budgetml.config import ModelEntry, Price, parse_recorded_config
-from budgetml.env.task import Task, find_task, load_task
-from budgetml.errors import BudgetMLError, ModelError
-from budgetml.llm.base import Completion, Message, Model, ReplyFormat, Usage
-from budgetml.llm.pricing import FREE
-from budgetml.llm.scripted import estimate_tokens
+from budgetml.errors import BudgetMLError
+from budgetml.llm.stack import RecordedReplies, replay_models
 from budgetml.run import run_task
+from budgetml.run_dir import RunDir, recorded_task, started
 from budgetml.summary import RunSummary
-from budgetml.trace import read_trace
-
-
-@dataclass
-class ReplayModel:
-    """Serves one model's recorded replies; a replay that asks for more has diverged."""
-
-    name: str
-    price: Price
-    calls: dict[str, deque[dict[str, Any]]]
-    prompt_mismatches: int = 0
-
-    def count_tokens(self, messages: Sequence[Message]) -> int:
-        return estimate_tokens("".join(m.content for m in messages))
-
-    def complete(
-        self,
-        messages: Sequence[Message],
-        *,
-        agent: str,
-        temperature: float,
-        max_tokens: int,
-        reply_format: ReplyFormat | None = None,
-    ) -> Completion:
-        queue = self.calls.get(agent)
-        if not queue:
-            raise ModelError(
-                f"the recorded run has no further {agent} reply from {self.name}: the replay "
-                "diverged from the original"
-            )
-        call = queue.popleft()
-        recorded = [(m["role"], m["content"]) for m in call["messages"]]
-        if recorded != [(m.role, m.content) for m in messages]:
-            self.prompt_mismatches += 1
-        return replace(recorded_completion(call), latency_s=0.0, cached=True)
-
-
-def recorded_completion(call: dict[str, Any]) -> Completion:
-    """The completion an `llm_call` event recorded, as the model returned it then."""
-    usage = Usage(
-        int(call["input_tokens"]), int(call["output_tokens"]), int(call["cached_input_tokens"])
-    )
-    return Completion(
-        text=str(call["reply"]),
-        model=str(call["model"]),
-        usage=usage,
-        cost_usd=float(call["cost_usd"]),
-        latency_s=float(call.get("latency_s") or 0.0),
-        cached=bool(call.get("cached")),
-    )
+from budgetml.trace import Event, LlmCall, StepDone, of_kind
 
 
 @dataclass(frozen=True)
@@ -92,59 +39,45 @@ class ReplayResult:
 def replay_run(
     run_dir: Path, out: Path, on_note: Callable[[str], None] = lambda note: None
 ) -> ReplayResult:
-    trace_file, summary_file = run_dir / "trace.jsonl", run_dir / "summary.json"
-    if not trace_file.is_file() or not summary_file.is_file():
-        raise BudgetMLError(f"{run_dir} is not a finished run (no trace.jsonl or summary.json)")
-    events = read_trace(trace_file)
-    start = next((e for e in events if e["event"] == "run_start"), None)
+    original = RunDir(run_dir)
+    summary = original.read_summary()
+    if not original.trace.is_file() or summary is None:
+        raise BudgetMLError(
+            f"{run_dir} is not a finished run (no {original.trace.name} or {original.summary.name})"
+        )
+    events = original.events()
+    start = started(events)
     if start is None:
-        raise BudgetMLError(f"{trace_file} has no run_start event")
-    config = parse_recorded_config(
-        (run_dir / "config.yaml").read_text("utf-8"), str(run_dir / "config.yaml")
-    )
-    task = _recorded_task(start).with_direction(bool(start["higher_is_better"]))
-    queues: dict[str, dict[str, deque[dict[str, Any]]]] = defaultdict(lambda: defaultdict(deque))
-    for event in events:
-        if event["event"] == "llm_call":
-            queues[event["model"]][event["agent"]].append(event)
-    models: dict[str, ReplayModel] = {}
-
-    def replay_model(entry: ModelEntry) -> Model:
-        # Replayed calls are free now; their recorded cost still counts in cost_usd.
-        model = ReplayModel(entry.model, FREE, queues.get(entry.model, {}))
-        models[entry.model] = model
-        return model
-
-    on_note(f"replaying {sum(len(q) for m in queues.values() for q in m.values())} recorded calls")
-    started = time.monotonic()
-    replayed = run_task(
-        task,
-        config,
-        config_label=str(start["config"]),
-        run_dir=out,
-        seed=int(start["seed"]),
-        make_model=replay_model,
-        on_note=on_note,
-    )
-    on_note(f"replay took {time.monotonic() - started:.1f} s")
+        raise BudgetMLError(f"{original.trace} has no run_start event")
+    config = original.read_config()
+    task = recorded_task(start, fall_back_to_builtin=True)
+    replies = RecordedReplies.of(of_kind(events, LlmCall), "replayed")
+    on_note(f"replaying {len(replies)} recorded calls")
+    began = time.monotonic()
+    replay = RunDir(out)
+    with replay_models(config, replies) as models:
+        replay.claim(config)
+        with replay.held():
+            replayed = run_task(
+                task,
+                config,
+                config_label=start.config,
+                run_dir=replay,
+                seed=start.seed,
+                models=models,
+                state=None,
+                on_note=on_note,
+            )
+    on_note(f"replay took {time.monotonic() - began:.1f} s")
     return ReplayResult(
-        original=RunSummary.model_validate_json(summary_file.read_text("utf-8")),
+        original=summary,
         replayed=replayed,
-        original_actions=_actions(trace_file),
-        replayed_actions=_actions(out / "trace.jsonl"),
-        prompt_mismatches=sum(m.prompt_mismatches for m in models.values()),
-        original_code=start.get("code_commit"),
+        original_actions=_actions(events),
+        replayed_actions=_actions(replay.events()),
+        prompt_mismatches=replies.prompt_mismatches,
+        original_code=start.code_commit,
     )
 
 
-def _recorded_task(start: dict[str, Any]) -> Task:
-    """The task folder the run used; if it is gone (a run from another checkout or machine),
-    the built-in task of the same name."""
-    folder = Path(start["task_dir"])
-    return load_task(folder) if folder.is_dir() else find_task(str(start["task"]))
-
-
-def _actions(trace_file: Path) -> list[tuple[str, Any]]:
-    return [
-        (e["action"], e["action_input"]) for e in read_trace(trace_file) if e["event"] == "step"
-    ]
+def _actions(events: list[Event]) -> list[tuple[str, Any]]:
+    return [(e.action, e.action_input) for e in of_kind(events, StepDone)]

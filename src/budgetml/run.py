@@ -2,43 +2,46 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from budgetml import __version__
-from budgetml.agents.planner import PlanningFailed, Step
+from budgetml.agents.cascade import PlanningFailed
+from budgetml.agents.history import Step
 from budgetml.agents.team import Team, assemble_team
 from budgetml.checkpoint import Checkpoints
-from budgetml.config import ModelEntry, RunConfig
+from budgetml.config import RunConfig
 from budgetml.env.actions import FINAL_ANSWER, ActionContext, execute
 from budgetml.env.project import stop_if_unscorable
 from budgetml.env.sandbox import Sandbox
 from budgetml.env.task import Baseline, Task
 from budgetml.env.workspace import Workspace
-from budgetml.errors import BudgetMLError, ModelError
+from budgetml.errors import ModelError
 from budgetml.handback import keep_start
-from budgetml.llm import factory as models
-from budgetml.llm.base import Completion, Message, Model
-from budgetml.llm.budget import BudgetExhausted, BudgetGuard
-from budgetml.llm.cache import CachedModel, ResponseCache, default_cache_path
+from budgetml.llm.base import Completion, Message
+from budgetml.llm.budget import BudgetExhausted
 from budgetml.llm.ledger import CostLedger
+from budgetml.llm.stack import MakeModel, ModelStack, build_models
 from budgetml.provenance import code_commit
+from budgetml.run_dir import RunDir
 from budgetml.scorekeeper import Scorekeeper, StepScore, scores_during_run
 from budgetml.summary import RunSummary, Status, improvement, is_success
-from budgetml.trace import Trace
-
-if TYPE_CHECKING:
-    from budgetml.resume import Resumption
-
-
-def _no_fields(completion: Completion) -> dict[str, Any]:
-    return {}
+from budgetml.trace import (
+    BaselineMeasured,
+    ContextTrimmed,
+    Escalation,
+    FormatFailure,
+    LlmCall,
+    OutOfBudget,
+    RunEnd,
+    RunError,
+    RunStart,
+    StepDone,
+    Trace,
+)
 
 
 @dataclass
@@ -47,40 +50,40 @@ class RunRecorder:
 
     trace: Trace
     ledger: CostLedger
-    call_fields: Callable[[Completion], dict[str, Any]] = _no_fields  # e.g. recovered=True
     format_failures: int = 0
     escalations: int = 0
     expert_calls: int = 0
 
     def llm_call(self, agent: str, messages: Sequence[Message], completion: Completion) -> None:
-        self.ledger.record(completion)
+        self.ledger.add(completion)
         if agent == "expert":
             self.expert_calls += 1
-        self.trace.record(
-            "llm_call",
-            agent=agent,
-            model=completion.model,
-            messages=[{"role": m.role, "content": m.content} for m in messages],
-            reply=completion.text,
-            input_tokens=completion.usage.input_tokens,
-            output_tokens=completion.usage.output_tokens,
-            cached_input_tokens=completion.usage.cached_input_tokens,
-            cost_usd=completion.cost_usd,
-            cached=completion.cached,
-            latency_s=round(completion.latency_s, 4),
-            **self.call_fields(completion),
+        self.trace.write(
+            LlmCall(
+                agent=agent,
+                model=completion.model,
+                messages=[{"role": m.role, "content": m.content} for m in messages],
+                reply=completion.text,
+                input_tokens=completion.usage.input_tokens,
+                output_tokens=completion.usage.output_tokens,
+                cached_input_tokens=completion.usage.cached_input_tokens,
+                cost_usd=completion.cost_usd,
+                cached=completion.cached,
+                latency_s=round(completion.latency_s, 4),
+                recovered=completion.recovered,
+            )
         )
 
     def format_failure(self, model: str, attempt: int, error: str) -> None:
         self.format_failures += 1
-        self.trace.record("format_failure", model=model, attempt=attempt, error=error)
+        self.trace.write(FormatFailure(model=model, attempt=attempt, error=error))
 
     def escalation(self, from_model: str, to_model: str, reason: str) -> None:
         self.escalations += 1
-        self.trace.record("escalation", from_model=from_model, to_model=to_model, reason=reason)
+        self.trace.write(Escalation(from_model=from_model, to_model=to_model, reason=reason))
 
     def context_trimmed(self, model: str, shown_steps: int) -> None:
-        self.trace.record("context_trimmed", model=model, shown_steps=shown_steps)
+        self.trace.write(ContextTrimmed(model=model, shown_steps=shown_steps))
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,9 @@ class RunState:
     undo: Mapping[str, Sequence[str | None]] = field(default_factory=dict)
     best: StepScore | None = None
     last_score: StepScore | None = None
+    format_failures: int = 0
+    escalations: int = 0
+    expert_calls: int = 0
 
 
 @dataclass(frozen=True)
@@ -120,56 +126,80 @@ class RunOutcome:
     error: str | None = None
 
 
-def run_task(
+def start_run(
     task: Task,
     config: RunConfig,
     *,
     config_label: str,
     run_dir: Path,
     seed: int = 0,
-    make_model: Callable[[ModelEntry], Model] | None = None,
+    make_model: MakeModel | None = None,
     on_step: Callable[[Step], None] = lambda step: None,
     on_note: Callable[[str], None] = lambda note: None,
-    resume: Resumption | None = None,
 ) -> RunSummary:
     """Run the agent team on `task` in a fresh `run_dir` and score what it leaves.
 
     Problems with the set-up (a missing key, an unpriced model, a used run directory) raise
     before anything is written; a model that fails mid-run ends the run with status `error`.
-    With `resume` (resume.py), the run goes on in `run_dir` from its last checkpoint instead.
-    `on_step` gets each step as a `ScoredStep`, with its score when that changed (scorekeeper.py).
+    `on_step` gets each step as a `ScoredStep`, with its score when that changed.
     """
-    started = time.monotonic() - (resume.elapsed_s if resume else 0.0)
-    build = make_model or (lambda e: models.make_model(e, config.prices, seed))
-    ledger = CostLedger(frozenset(m for m, p in config.prices.items() if p.free_tier))
-    cache = ResponseCache(default_cache_path()) if config.cache else None
-    built = {e.model: _guarded(build(e), ledger, config, cache, seed) for e in _entries(config)}
-    if resume is None:
-        _claim_run_dir(run_dir)
-        (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
-    else:  # calls paid for before the kill are answered from their recorded replies first
-        built = {name: resume.serve_recorded(model) for name, model in built.items()}
-    lock = _lock(run_dir)
-    trace = Trace(run_dir / "trace.jsonl")
-    recorder = RunRecorder(trace, ledger, resume.call_fields if resume else _no_fields)
-    sandbox = Sandbox.for_run(run_dir, config.sandbox, task.root)
+    layout = RunDir(run_dir)
+    with build_models(config, seed, make_model) as models:
+        layout.claim(config)
+        with layout.held():
+            return run_task(
+                task,
+                config,
+                config_label=config_label,
+                run_dir=layout,
+                seed=seed,
+                models=models,
+                state=None,
+                on_step=on_step,
+                on_note=on_note,
+            )
+
+
+def run_task(
+    task: Task,
+    config: RunConfig,
+    *,
+    config_label: str,
+    run_dir: RunDir,
+    seed: int,
+    models: ModelStack,
+    state: RunState | None,
+    worked_before_s: float = 0.0,
+    on_step: Callable[[Step], None] = lambda step: None,
+    on_note: Callable[[str], None] = lambda note: None,
+) -> RunSummary:
+    """Take the run from `state` (None: set it up first) to Final Answer or the step cap, and
+    score it. The caller holds `run_dir` (`RunDir.held`) and has put its files as `state`
+    says (a new run: none yet); `models` answer every call; `worked_before_s` is the time
+    earlier processes spent on the run.
+    """
+    started = time.monotonic() - worked_before_s
+    sandbox = Sandbox.for_run(run_dir.root, config.sandbox, task.root)
     python = config.sandbox.python or sys.executable
-    try:
-        state = resume.restore(trace, recorder) if resume else None
+    with Trace(run_dir.trace) as trace:
         fresh = state is None
         if state is None:
-            identity = {"config": config_label, "seed": seed}
-            state = RunState(_set_up(task, identity, sandbox, python, run_dir, trace, on_note))
-        workspace = Workspace(run_dir / "workspace", run_dir / "backups", task.read_only)
+            baseline = _set_up(task, config_label, seed, sandbox, python, run_dir, trace, on_note)
+            state = RunState(baseline)
+        recorder = RunRecorder(
+            trace, models.ledger, state.format_failures, state.escalations, state.expert_calls
+        )
+        workspace = Workspace(run_dir.workspace, run_dir.backups, task.read_only)
         workspace.restore_undo_state(state.undo)
         timeout = config.sandbox.script_timeout_s or task.spec.script_timeout_s
         context = ActionContext(workspace, sandbox, python, timeout)
         team = assemble_team(
             config,
             task.research_problem,
-            lambda e: built[e.model],
+            models.for_entry,
             recorder,
-            run_dir,
+            run_dir.workspace,
+            run_dir.research_log,
             starter_script=task.spec.starter_script,
         )
         team.lifelines.used = state.lifelines_used
@@ -197,66 +227,47 @@ def run_task(
             recorder,
             time.monotonic() - started,
         )
-        summary.write(run_dir)
+        run_dir.write_summary(summary)
         scores.settle()
-        trace.record("run_end", status=summary.status, success=summary.success)
-    finally:
-        trace.close()
-        os.close(lock)
-        if cache is not None:
-            cache.close()
+        trace.write(RunEnd(status=summary.status, success=summary.success))
     return summary
 
 
 def _set_up(
     task: Task,
-    identity: Mapping[str, Any],
+    config_label: str,
+    seed: int,
     sandbox: Sandbox,
     python: str,
-    run_dir: Path,
+    run_dir: RunDir,
     trace: Trace,
     on_note: Callable[[str], None],
 ) -> Baseline:
     """Record the start, prepare the task, get the baseline and make the workspace."""
-    trace.record(
-        "run_start",
-        task=task.name,
-        task_dir=str(task.root),
-        **identity,
-        metric=task.spec.metric,
-        higher_is_better=task.spec.higher_is_better,
-        direction=task.describe_direction(),
-        python=python,
-        budgetml_version=__version__,
-        code_commit=code_commit(),
+    trace.write(
+        RunStart(
+            task=task.name,
+            task_dir=str(task.root),
+            config=config_label,
+            seed=seed,
+            metric=task.spec.metric,
+            higher_is_better=task.spec.higher_is_better,
+            direction=task.describe_direction(),
+            python=python,
+            budgetml_version=__version__,
+            code_commit=code_commit(),
+        )
     )
     on_note(f"{task.spec.metric}: {task.describe_direction()}")
     task.prepare(on_note)
     on_note("measuring the baseline" if task.spec.baseline is None else "baseline from task.yaml")
-    baseline = task.measure_baseline(sandbox, python, run_dir)
-    trace.record("baseline", value=baseline.value, source=baseline.source)
+    baseline = task.measure_baseline(sandbox, python, run_dir.root)
+    trace.write(BaselineMeasured(value=baseline.value, source=baseline.source))
     on_note(f"baseline {task.spec.metric} = {baseline.value} ({baseline.source})")
-    stop_if_unscorable(task, baseline, lambda why: trace.record("error", step=0, message=why))
-    task.make_workspace(run_dir / "workspace")
+    stop_if_unscorable(task, baseline, lambda why: trace.write(RunError(step=0, message=why)))
+    task.make_workspace(run_dir.workspace)
     keep_start(run_dir)
     return baseline
-
-
-def _guarded(
-    model: Model, ledger: CostLedger, config: RunConfig, cache: ResponseCache | None, seed: int
-) -> Model:
-    """The budget check sits under the cache, so a cache hit is never refused for money."""
-    if config.budget_usd is not None:
-        model = BudgetGuard(model, ledger, config.budget_usd)
-    if cache is not None:
-        model = CachedModel(model, cache, seed)
-    return model
-
-
-def _entries(config: RunConfig) -> list[ModelEntry]:
-    """Every model the config names, once each (roles naming one model share it)."""
-    named = [*config.planner, config.worker_model, *([config.expert] if config.expert else [])]
-    return list({entry.model: entry for entry in reversed(named)}.values())
 
 
 @dataclass
@@ -288,11 +299,11 @@ class Loop:
                 self.scores.settle()
             except (PlanningFailed, ModelError) as exc:
                 outcome.status, outcome.error = "error", str(exc)
-                self.trace.record("error", step=number, message=str(exc))
+                self.trace.write(RunError(step=number, message=str(exc)))
                 return outcome
             except BudgetExhausted as exc:
                 outcome.status = "budget_exhausted"
-                self.trace.record("budget_exhausted", step=number, message=str(exc))
+                self.trace.write(OutOfBudget(step=number, message=str(exc)))
                 return outcome
         return outcome
 
@@ -306,13 +317,14 @@ class Loop:
             self.team.actions[reply.action], self.context, reply.action_input, limit
         )
         step = Step(number, reply, reply.ignored_note() + observation)
-        self.trace.record(
-            "step",
-            step=number,
-            action=reply.action,
-            action_input=reply.action_input,
-            observation=step.observation,
-            reply=reply.raw,
+        self.trace.write(
+            StepDone(
+                step=number,
+                action=reply.action,
+                action_input=reply.action_input,
+                observation=step.observation,
+                reply=reply.raw,
+            )
         )
         before = self.scores.last
         last = reply.action == FINAL_ANSWER or number == self.config.max_steps
@@ -366,34 +378,3 @@ def _summarise(
         final_answer=outcome.final_answer,
         error=outcome.error,
     )
-
-
-def _claim_run_dir(run_dir: Path) -> None:
-    try:
-        if run_dir.exists() and not run_dir.is_dir():
-            raise BudgetMLError(f"run directory {run_dir} is a file; pick another --out")
-        if run_dir.exists() and any(run_dir.iterdir()):
-            unfinished = (run_dir / "trace.jsonl").is_file() and not (
-                run_dir / "summary.json"
-            ).is_file()
-            hint = f"continue it with --resume {run_dir}, or " if unfinished else ""
-            raise BudgetMLError(
-                f"run directory {run_dir} already exists and is not empty; {hint}pick --out"
-            )
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BudgetMLError(f"cannot use {run_dir} as the run directory: {exc.strerror}") from None
-
-
-def _lock(run_dir: Path) -> int:
-    """Hold the run directory for this process: a second run or resume there is refused.
-    The OS drops the lock when the process ends, however it ends."""
-    fd = os.open(run_dir / ".lock", os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise BudgetMLError(
-            f"{run_dir} is in use by another budgetml process; wait for it to end"
-        ) from None
-    return fd

@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from budgetml.agents.history import ran_cleanly
-from budgetml.agents.planner import Step
+from budgetml.agents.history import Step, ran_cleanly
 from budgetml.checkpoint import remove_tree, take_snapshot
 from budgetml.env.sandbox import Sandbox
 from budgetml.env.task import Task
-from budgetml.trace import Trace
+from budgetml.run_dir import RunDir
+from budgetml.trace import Checkpoint, StepScored, Trace
 
-BEST_DIR = "best"
 Fingerprint = frozenset[tuple[str, int, int]]
 
 
@@ -40,10 +39,6 @@ class StepScore:
     error: str | None = None
     best: bool = False
     """The best score of the run so far (strictly better than every earlier one)."""
-
-
-def best_path(run_dir: Path, step: int) -> Path:
-    return run_dir / BEST_DIR / f"step-{step}"
 
 
 def scores_during_run(task: Task) -> bool:
@@ -65,9 +60,9 @@ def fingerprint(root: Path) -> Fingerprint:
     return frozenset(found)
 
 
-def keep_best(run_dir: Path, step: int | None) -> None:
+def keep_best(run_dir: RunDir, step: int | None) -> None:
     """Remove every kept best workspace but step's (all of them for None)."""
-    folder = run_dir / BEST_DIR
+    folder = run_dir.best_dir
     if not folder.is_dir():
         return
     for entry in folder.iterdir():
@@ -84,7 +79,7 @@ class Scorekeeper:
     task: Task
     sandbox: Sandbox
     python: str
-    run_dir: Path
+    run_dir: RunDir
     trace: Trace
     during_run: bool = True
     best: StepScore | None = None
@@ -93,7 +88,7 @@ class Scorekeeper:
 
     @property
     def workspace(self) -> Path:
-        return self.run_dir / "workspace"
+        return self.run_dir.workspace
 
     def start(self) -> None:
         """Take the workspace as it is now (made or restored) as already scored."""
@@ -141,29 +136,21 @@ class Scorekeeper:
         )
         scored = StepScore(step, result.value, result.error, better)
         if better:
-            take_snapshot(self.workspace, best_path(self.run_dir, step), linked_to)
+            take_snapshot(self.workspace, self.run_dir.best(step), linked_to)
             self.best = scored
-        self.trace.record(
-            "score",
-            step=step,
-            value=result.value,
-            error=result.error,
-            best=better,
-            **({"final": True} if final else {}),
+        self.trace.write(
+            StepScored(step=step, value=result.value, error=result.error, best=better, final=final)
         )
         self.last, self._seen = scored, now
         return scored
 
 
-def restored(fields: Mapping[str, Any]) -> tuple[StepScore | None, StepScore | None]:
-    """(best, last) as a checkpoint event recorded them (none for older traces)."""
-    best_step, last = fields.get("best_step"), fields.get("last_score")
+def restored(checkpoint: Checkpoint) -> tuple[StepScore | None, StepScore | None]:
+    """(best, last) as a checkpoint recorded them (none for older traces)."""
     best = None
-    if best_step is not None:
-        value = fields.get("best_score")
-        best = StepScore(int(best_step), None if value is None else float(value), None, True)
+    if checkpoint.best_step is not None:
+        best = StepScore(checkpoint.best_step, checkpoint.best_score, None, True)
     latest = None
-    if isinstance(last, list) and len(last) == 3:
-        step, value, error = last
-        latest = StepScore(int(step), None if value is None else float(value), error)
+    if checkpoint.last_score is not None:
+        latest = StepScore(*checkpoint.last_score)
     return best, latest

@@ -6,9 +6,6 @@ of the best-scoring step, whose workspace the run directory keeps (scorekeeper.p
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -62,13 +59,6 @@ class RunSummary(BaseModel):
         return (
             self.best_score > self.score if self.higher_is_better else self.best_score < self.score
         )
-
-    def write(self, run_dir: Path) -> None:
-        """Write atomically, so a kill never leaves a half-written summary."""
-        target = run_dir / "summary.json"
-        partial = target.with_suffix(".json.partial")
-        partial.write_text(json.dumps(self.model_dump(), indent=2) + "\n", encoding="utf-8")
-        os.replace(partial, target)
 
 
 def improvement(score: float | None, baseline: float | None) -> float | None:

@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from budgetml.agents.cascade import Level
+from budgetml.agents.cascade import Level, PlanningFailed
 from budgetml.agents.expert import expert_action
+from budgetml.agents.history import Step
 from budgetml.agents.parser import PlannerReply
-from budgetml.agents.planner import EXPERT_ACTION, Planner, PlanningFailed, Step
+from budgetml.agents.planner import EXPERT_ACTION, Planner
 from budgetml.env.actions import ACTIONS, ActionContext, execute
 from tests.agents.scripted_team import BAD, GOOD, Recorder, answer, make_planner, scripted
 

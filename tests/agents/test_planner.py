@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from budgetml.agents.cascade import Level
+from budgetml.agents.cascade import Level, PlanningFailed
+from budgetml.agents.history import Step
 from budgetml.agents.parser import PlannerReply, parse_reply
-from budgetml.agents.planner import Planner, PlanningFailed, Step
+from budgetml.agents.planner import Planner
 from budgetml.agents.prompting import PLANNER_PROFILE, PromptRenderer
 from budgetml.env.actions import ACTIONS
 from budgetml.errors import ContextOverflowError
@@ -234,14 +235,20 @@ class FormatsSeen(ModelWrapper):
         )
 
 
-def test_the_try_after_a_refused_known_result_is_not_offered_that_action(tmp_path: Path) -> None:
+@pytest.mark.parametrize("refused", ["a known result", "an existing destination"])
+def test_the_try_after_a_refused_choice_is_not_offered_that_action(
+    refused: str, tmp_path: Path
+) -> None:
     (tmp_path / "train.py").write_text("print(1)\n")
     copy = {"source": "train.py", "destination": "backup/"}
     failed = Step(1, PlannerReply("Copy File", copy, {}, ""), "Error: backup is not a folder")
+    history = [failed]
+    if refused == "an existing destination":
+        copy, history = {"source": "train.py", "destination": "train.py"}, []
     again = f"Action: Copy File\nAction Input: {json.dumps(copy)}"
     model = FormatsSeen(scripted(tmp_path, "cheap", [again, GOOD]))
     plan = make_planner((Level(model, 3, 500),), Recorder(), skip_known_results=True,
                         workspace=tmp_path)  # fmt: skip
-    assert plan.next_action("goal", [failed], 29).action == "List Files"
+    assert plan.next_action("goal", history, 29).action == "List Files"
     first, second = (str(f.json_schema) if f else "" for f in model.formats)
     assert "Copy File" in first and "Copy File" not in second and "List Files" in second

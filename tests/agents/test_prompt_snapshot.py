@@ -7,8 +7,8 @@ and review the diff of the snapshot file.
 import os
 from pathlib import Path
 
+from budgetml.agents.history import Step
 from budgetml.agents.parser import PlannerReply
-from budgetml.agents.planner import Step
 from budgetml.agents.team import assemble_team
 from budgetml.config import load_config
 from tests.agents.scripted_team import Recorder, scripted
@@ -24,7 +24,8 @@ def test_the_budget_teams_planner_prompt_matches_the_snapshot(tmp_path: Path) ->
         "Make train.py faster.",
         lambda e: model,
         Recorder(),
-        tmp_path,
+        tmp_path / "workspace",
+        tmp_path / "research_log.md",
     )
     history = [
         Step(

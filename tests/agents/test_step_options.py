@@ -5,9 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from budgetml.agents.history import describe_step, known_error
+from budgetml.agents.history import Step, describe_step, known_error
 from budgetml.agents.parser import PlannerReply
-from budgetml.agents.planner import Step
 from budgetml.agents.step_options import StepOptions, step_options
 from budgetml.env.actions import ACTIONS, listing
 

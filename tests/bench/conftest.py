@@ -17,6 +17,7 @@ import pytest
 from budgetml.bench.executors import LocalExecutor
 from budgetml.bench.report_html import write_report
 from budgetml.bench.sweep import plan_sweep, run_sweep
+from budgetml.run_dir import RunDir
 from budgetml.summary import RunSummary, improvement, is_success
 from tests.scripted_settings import EVERY_ACTION_YAML
 
@@ -113,7 +114,10 @@ def write_run(
     run_dir = folder / f"{task}-{config}"
     run_dir.mkdir(parents=True)
     best: tuple[int, float] | None = None
-    events: list[dict[str, object]] = [{"event": "run_start", "task": task, "config": config}]
+    events: list[dict[str, object]] = [
+        {"event": "run_start", "task": task, "task_dir": task, "config": config, "seed": 0,
+         "metric": "accuracy", "higher_is_better": True}
+    ]  # fmt: skip
     for step, value in scores:
         new_best = value is not None and (best is None or value > best[1])
         if new_best and value is not None:
@@ -136,5 +140,5 @@ def write_run(
         escalations=0, expert_calls=0, format_failures=0, wall_seconds=1.0,
         final_answer=None, error=None,
     )  # fmt: skip
-    summary.write(run_dir)
+    RunDir(run_dir).write_summary(summary)
     return run_dir

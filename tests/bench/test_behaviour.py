@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from budgetml.bench.behaviour import behaviour_by_config, behaviour_markdown, run_behaviour
 from budgetml.bench.report import collect_runs
+from budgetml.trace import ContextTrimmed, Escalation, Event, FormatFailure, RunEnd, StepDone
 from tests.bench.conftest import RUNS, write_run
 
 
@@ -27,22 +27,16 @@ def test_each_configuration_gets_its_runs_steps_edits_and_endings(local_sweep: P
 
 
 def test_repeats_failed_script_runs_and_trims_are_counted(tmp_path: Path) -> None:
-    def step(action: str, action_input: dict[str, str], observation: str) -> dict[str, object]:
-        return {
-            "event": "step",
-            "action": action,
-            "action_input": action_input,
-            "observation": observation,
-        }
+    def step(action: str, action_input: dict[str, str], observation: str) -> Event:
+        return StepDone(step=1, action=action, action_input=action_input, observation=observation)
 
     run = {"script_name": "train.py"}
     events = [
-        {"event": "run_start"},
         step("Execute Script", run, "The script failed with exit code 1. Here is the output:"),
-        {"event": "format_failure"},
-        {"event": "context_trimmed"},
+        FormatFailure(model="m", attempt=1, error="no Action"),
+        ContextTrimmed(model="m", shown_steps=3),
         step("Execute Script", run, "The script has been executed. Here is the output:"),
-        {"event": "escalation"},
+        Escalation(from_model="m", to_model="n", reason="format: no Action"),
         step(
             "Execute Script",
             run,
@@ -51,11 +45,9 @@ def test_repeats_failed_script_runs_and_trims_are_counted(tmp_path: Path) -> Non
         ),
         step("Execute Script", run, "The script was stopped after the time limit of 60 s."),
         step("Request Help from a Planning Expert", {"stuck_on": "x"}, "plan"),
-        {"event": "run_end", "status": "max_steps"},
+        RunEnd(status="max_steps", success=False),
     ]
-    trace = tmp_path / "trace.jsonl"
-    trace.write_text("".join(json.dumps(e) + "\n" for e in events))
-    seen = run_behaviour(trace)
+    seen = run_behaviour(events)
     assert (seen.steps, seen.repeats, seen.failed_script_runs) == (5, 3, 2)
     assert (seen.format_failures, seen.escalations, seen.expert_calls) == (1, 1, 1)
     assert seen.context_trims == 1 and not seen.final_answer and seen.status == "max_steps"
@@ -64,11 +56,11 @@ def test_repeats_failed_script_runs_and_trims_are_counted(tmp_path: Path) -> Non
 def test_a_climb_for_a_repeat_counts_as_changing_the_step_only_if_it_did(tmp_path: Path) -> None:
     run, look = {"script_name": "train.py"}, {"dir_path": "."}
 
-    def step(action: str, action_input: dict[str, str]) -> dict[str, object]:
-        return {"event": "step", "action": action, "action_input": action_input, "observation": ""}
+    def step(action: str, action_input: dict[str, str]) -> Event:
+        return StepDone(step=1, action=action, action_input=action_input, observation="")
 
-    def climb(reason: str) -> dict[str, object]:
-        return {"event": "escalation", "reason": reason}
+    def climb(reason: str) -> Event:
+        return Escalation(from_model="m", to_model="n", reason=reason)
 
     events = [
         step("Execute Script", run),
@@ -80,11 +72,9 @@ def test_a_climb_for_a_repeat_counts_as_changing_the_step_only_if_it_did(tmp_pat
         climb("format: no Action line"),
         step("List Files", look),  # a climb for the format does not count
         climb("repeat: List Files with the same input as in each of the last 3 steps"),
-        {"event": "run_end", "status": "error"},  # the run ended in that step: not changed
+        RunEnd(status="error", success=False),  # the run ended in that step: not changed
     ]
-    trace = tmp_path / "trace.jsonl"
-    trace.write_text("".join(json.dumps(e) + "\n" for e in events))
-    seen = run_behaviour(trace)
+    seen = run_behaviour(events)
     assert (seen.repeat_climbs, seen.repeat_climbs_changing) == (3, 1)
 
 

@@ -16,8 +16,8 @@ from budgetml.bench.report_html import write_report
 from budgetml.bench.trace_view import read_steps
 from budgetml.config import load_config
 from budgetml.env.task import find_task
-from budgetml.run import run_task
-from budgetml.trace import Trace
+from budgetml.run import start_run
+from budgetml.trace import Escalation, FormatFailure, LlmCall, RunError, StepDone, Trace
 from tests.bench.conftest import SweepInputs, write_run
 
 
@@ -120,7 +120,7 @@ def test_runs_made_one_by_one_are_reported_without_a_results_database(
         for config in sweep_inputs.configs:
             label, run_config = load_config(config)
             for seed in range(3):
-                run_task(
+                start_run(
                     find_task(task),
                     run_config,
                     config_label=label,  # as `budgetml run` labels it: the path
@@ -154,21 +154,28 @@ def test_the_trace_viewer_marks_escalations_expert_calls_and_the_answering_model
     tmp_path: Path,
 ) -> None:
     trace = Trace(tmp_path / "trace.jsonl")
-    call = {"input_tokens": 100, "output_tokens": 10, "cost_usd": 0.001, "cached": False}
-    trace.record("llm_call", agent="planner", model="cheap", **call)
-    trace.record("format_failure", model="cheap", attempt=1, error="no Action")
-    trace.record("escalation", from_model="cheap", to_model="strong", reason="format: no Action")
-    trace.record("llm_call", agent="planner", model="strong", **call)
-    trace.record("llm_call", agent="expert", model="strong", **call)
-    trace.record(
-        "step",
-        step=1,
-        action="Request Help from a Planning Expert",
-        action_input={"stuck_on": "x"},
-        observation="use numpy " * 500,
+
+    def call(agent: str, model: str) -> LlmCall:
+        return LlmCall(
+            agent=agent, model=model, messages=[], reply="", input_tokens=100, output_tokens=10,
+            cost_usd=0.001,
+        )  # fmt: skip
+
+    trace.write(call("planner", "cheap"))
+    trace.write(FormatFailure(model="cheap", attempt=1, error="no Action"))
+    trace.write(Escalation(from_model="cheap", to_model="strong", reason="format: no Action"))
+    trace.write(call("planner", "strong"))
+    trace.write(call("expert", "strong"))
+    trace.write(
+        StepDone(
+            step=1,
+            action="Request Help from a Planning Expert",
+            action_input={"stuck_on": "x"},
+            observation="use numpy " * 500,
+        )
     )
-    trace.record("llm_call", agent="planner", model="cheap", **call)
-    trace.record("error", step=2, message="no level gave a usable reply")
+    trace.write(call("planner", "cheap"))
+    trace.write(RunError(step=2, message="no level gave a usable reply"))
     trace.close()
     first, last = read_steps(tmp_path) or []
     assert first.tried == ["cheap", "strong"] and first.answered_by == "strong"
@@ -220,11 +227,14 @@ def test_with_many_configurations_table_2_has_a_row_per_configuration(tmp_path: 
 def test_a_committed_sweep_recorded_before_the_best_scores_existed_still_reads(
     tmp_path: Path,
 ) -> None:
-    """experiments/results/table2-cpu-fixes was recorded before best_* and direction_*; opening
-    its store adds those columns empty, and the runs must read with the fields' defaults."""
+    """experiments/results/table2-cpu-fixes was recorded before best_* and direction_*: its
+    runs read with the fields' defaults, and reading leaves the file as it was (a report or
+    a reproduction of a committed sweep must not change what is committed)."""
     committed = Path(__file__).parents[2] / "experiments" / "results" / "table2-cpu-fixes"
     shutil.copy(committed / "results.sqlite", tmp_path / "results.sqlite")
+    before = (tmp_path / "results.sqlite").read_bytes()
     summaries = [r.summary for r in collect_runs(tmp_path) if r.summary is not None]
     assert len(summaries) == 24
     assert not any(s.best_success for s in summaries)
     assert all(s.best_step is None for s in summaries)
+    assert (tmp_path / "results.sqlite").read_bytes() == before

@@ -28,11 +28,11 @@ from pathlib import Path
 
 import pytest
 
-from budgetml.agents.planner import Step
+from budgetml.agents.history import Step
 from budgetml.config import ModelEntry, RunConfig, SandboxConfig
 from budgetml.env import bubblewrap
 from budgetml.env.task import load_task
-from budgetml.run import RunSummary, run_task
+from budgetml.run import RunSummary, start_run
 from tests.env.conftest import Verdict
 from tests.scripted_settings import EVERY_ACTION
 
@@ -136,7 +136,7 @@ def attack(scene: Scene, code: str, isolation: str, **settings: object) -> Outco
             snapshots.append(scene.protected())
 
     with _peak_processes(name) as peak:
-        summary = run_task(
+        summary = start_run(
             load_task(scene.task),
             config,
             config_label="adversarial",

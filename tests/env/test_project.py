@@ -12,7 +12,7 @@ from budgetml.config import ModelEntry, RunConfig
 from budgetml.env.project import Project, project_task, write_task_folder
 from budgetml.env.sandbox import Sandbox
 from budgetml.errors import TaskError
-from budgetml.run import run_task
+from budgetml.run import start_run
 from tests.scripted_settings import EVERY_ACTION
 
 pytestmark = pytest.mark.usefixtures("private_data_root")
@@ -63,7 +63,7 @@ def test_a_run_on_a_project_improves_a_copy_and_leaves_the_folder_alone(
     script = tmp_path / "replies.json"
     script.write_text(json.dumps(replies))
     config = RunConfig(planner=[ModelEntry(model=f"scripted:{script}", retries=1)], **EVERY_ACTION)
-    summary = run_task(task, config, config_label="scripted", run_dir=tmp_path / "run")
+    summary = start_run(task, config, config_label="scripted", run_dir=tmp_path / "run")
     assert (summary.baseline, summary.score, summary.success) == (8.0, 5.0, True)
     assert (project / "model.py").read_text() == "ERROR = 8.0\n"
 

@@ -14,9 +14,9 @@ def call(model: str, price: Price, usage: Usage, cached: bool = False) -> Comple
 
 def test_mixed_free_tier_and_paid_models_give_the_papers_two_figures() -> None:
     ledger = CostLedger(free_tier_models=frozenset({"cheap"}))
-    ledger.record(call("cheap", CHEAP, Usage(1000, 200)))
-    ledger.record(call("cheap", CHEAP, Usage(3000, 100)))
-    ledger.record(call("strong", STRONG, Usage(2000, 500, cached_input_tokens=1500)))
+    ledger.add(call("cheap", CHEAP, Usage(1000, 200)))
+    ledger.add(call("cheap", CHEAP, Usage(3000, 100)))
+    ledger.add(call("strong", STRONG, Usage(2000, 500, cached_input_tokens=1500)))
     cheap = (4000 * 0.5 + 300 * 1.5) / 1e6
     strong = (500 * 10.0 + 1500 * 2.5 + 500 * 30.0) / 1e6
     assert ledger.cost_usd == pytest.approx(cheap + strong)
@@ -36,7 +36,7 @@ def test_cached_tokens_cost_the_input_price_when_no_cached_price_is_set() -> Non
 
 def test_calls_served_from_a_cache_count_in_cost_but_not_in_spending() -> None:
     ledger = CostLedger()
-    ledger.record(call("strong", STRONG, Usage(100, 10)))
-    ledger.record(call("strong", STRONG, Usage(100, 10), cached=True))
+    ledger.add(call("strong", STRONG, Usage(100, 10)))
+    ledger.add(call("strong", STRONG, Usage(100, 10), cached=True))
     assert ledger.cost_usd == pytest.approx(2 * ledger.spent_usd)
     assert ledger.tokens_summary()["strong"]["cached_calls"] == 1

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from budgetml.trace import read_trace
+from budgetml.trace import LlmCall, StepDone, of_kind, read_events
 from tests.scripted_settings import EVERY_ACTION
 from tests.test_run import reply
 
@@ -147,12 +147,12 @@ def wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes], wh
 def outcome(run_dir: Path) -> dict[str, Any]:
     """What a finished run left: its summary's figures, actions, calls and workspace files."""
     summary = json.loads((run_dir / "summary.json").read_text())
-    events = read_trace(run_dir / "trace.jsonl")
+    events = read_events(run_dir / "trace.jsonl")
     workspace = run_dir / "workspace"
     return {
         **{key: summary[key] for key in SUMMARY_KEYS},
-        "actions": [(e["action"], e["action_input"]) for e in events if e["event"] == "step"],
-        "calls": [(e["agent"], e["reply"]) for e in events if e["event"] == "llm_call"],
+        "actions": [(e.action, e.action_input) for e in of_kind(events, StepDone)],
+        "calls": [(e.agent, e.reply) for e in of_kind(events, LlmCall)],
         "files": {
             p.relative_to(workspace).as_posix(): p.read_bytes()
             for p in sorted(workspace.rglob("*"))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from budgetml.trace import read_trace
+from budgetml.trace import read_events
 from tests.resume.harness import (
     MAX_STEPS,
     PLANNER,
@@ -44,7 +44,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         process = start(task, server_config(folder, server.base_url), folder / "run")
         assert process.wait(timeout=300) == 0, (folder / "run.log").read_text()
         assert sorted(server.counts().values()) == [1] * CALLS
-    times = [e["time"] for e in read_trace(folder / "run" / "trace.jsonl")]
+    times = [e.time or 0.0 for e in read_events(folder / "run" / "trace.jsonl")]
     return {**outcome(folder / "run"), "seconds": times[-1] - times[0]}
 
 

@@ -18,9 +18,10 @@ from budgetml.config import ModelEntry, Price, RunConfig
 from budgetml.env.task import load_task
 from budgetml.errors import BudgetMLError
 from budgetml.llm.base import Completion, Message
-from budgetml.resume import check_settings, finished_summary, read_run, resume_run
-from budgetml.run import RunRecorder, run_task
-from budgetml.trace import Trace, read_trace
+from budgetml.resume import check_settings, read_run, resume_run
+from budgetml.run import RunRecorder, start_run
+from budgetml.run_dir import RunDir
+from budgetml.trace import Checkpoint, LlmCall, Resumed, RunStart, Trace, of_kind, read_events
 from tests.agents.scripted_team import BAD, answer
 from tests.resume.harness import outcome
 from tests.scripted_settings import EVERY_ACTION
@@ -112,9 +113,7 @@ def kill_at_call(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int | None]]:
 
 def full_outcome(run_dir: Path) -> dict[str, Any]:
     """What the run left, with every prompt: they show the lifelines left and the memory."""
-    prompts = [
-        e["messages"] for e in read_trace(run_dir / "trace.jsonl") if e["event"] == "llm_call"
-    ]
+    prompts = [e.messages for e in of_kind(read_events(run_dir / "trace.jsonl"), LlmCall)]
     return {
         **outcome(run_dir),
         "prompts": prompts,
@@ -126,7 +125,7 @@ def full_outcome(run_dir: Path) -> dict[str, Any]:
 def reference(mlab_task: Path, tmp_path: Path) -> dict[str, Any]:
     run_dir = tmp_path / "reference"
     task = load_task(mlab_task)
-    summary = run_task(task, team_config(tmp_path), config_label="t", run_dir=run_dir)
+    summary = start_run(task, team_config(tmp_path), config_label="t", run_dir=run_dir)
     assert summary.status == "completed" and summary.success and summary.score == 0.8
     assert (summary.escalations, summary.expert_calls, summary.format_failures) == (1, 1, 3)
     assert sum(int(t["calls"]) for t in summary.tokens.values()) == TOTAL_CALLS
@@ -135,7 +134,7 @@ def reference(mlab_task: Path, tmp_path: Path) -> dict[str, Any]:
 
 def killed_run(mlab_task: Path, tmp_path: Path, run_dir: Path) -> None:
     with pytest.raises(Killed):
-        run_task(load_task(mlab_task), team_config(tmp_path), config_label="t", run_dir=run_dir)
+        start_run(load_task(mlab_task), team_config(tmp_path), config_label="t", run_dir=run_dir)
     assert not (run_dir / "summary.json").exists()
 
 
@@ -169,10 +168,10 @@ def test_a_resumed_run_killed_while_catching_up_resumes_again(
         resume_run(read_run(run_dir))
     resume_run(read_run(run_dir))
     assert full_outcome(run_dir) == reference
-    raw = read_trace(run_dir / "trace.jsonl", superseded=True)
-    assert [e["from_step"] for e in raw if e["event"] == "resumed"] == [2, 2, 2]
-    current = read_trace(run_dir / "trace.jsonl")
-    assert len([e for e in current if e["event"] == "llm_call"]) == TOTAL_CALLS
+    raw = read_events(run_dir / "trace.jsonl", superseded=True)
+    assert [e.from_step for e in of_kind(raw, Resumed)] == [2, 2, 2]
+    current = read_events(run_dir / "trace.jsonl")
+    assert len(of_kind(current, LlmCall)) == TOTAL_CALLS
 
 
 def test_a_kill_while_a_snapshot_is_written_resumes_from_the_one_before(
@@ -221,13 +220,13 @@ def test_a_run_killed_before_its_first_checkpoint_starts_over(
     run_dir.mkdir()
     (run_dir / "config.yaml").write_text(config.to_yaml())
     with Trace(run_dir / "trace.jsonl") as trace:  # killed while measuring the baseline
-        trace.record("run_start", task="mlab-style", task_dir=str(mlab_task), config="t", seed=0,
-                     metric="score", higher_is_better=True, python="python")  # fmt: skip
+        trace.write(RunStart(task="mlab-style", task_dir=str(mlab_task), config="t", seed=0,
+                             metric="score", higher_is_better=True, python="python"))  # fmt: skip
     (run_dir / "workspace").mkdir()
     (run_dir / "workspace" / "half-copied.txt").write_text("from the killed run")
     resume_run(read_run(run_dir))
     assert full_outcome(run_dir) == reference
-    events = [e["event"] for e in read_trace(run_dir / "trace.jsonl")]
+    events = [e.kind for e in read_events(run_dir / "trace.jsonl")]
     assert events[:3] == ["resumed", "run_start", "baseline"]
 
 
@@ -269,9 +268,9 @@ def test_resume_keeps_the_recorded_settings_and_refuses_others(
 def test_a_finished_run_has_nothing_to_resume(
     mlab_task: Path, tmp_path: Path, reference: dict[str, Any]
 ) -> None:
-    summary = finished_summary(tmp_path / "reference")
+    summary = RunDir(tmp_path / "reference").read_summary()
     assert summary is not None and summary.status == "completed"
-    assert finished_summary(tmp_path) is None
+    assert RunDir(tmp_path).read_summary() is None
 
 
 def test_a_run_directory_in_use_is_refused(
@@ -291,19 +290,27 @@ def test_a_run_directory_in_use_is_refused(
 
 def test_the_trace_reads_as_the_run_stands_after_a_resume(tmp_path: Path) -> None:
     path = tmp_path / "trace.jsonl"
+    start = RunStart(task="t", task_dir="t", config="c", seed=0, metric="m", higher_is_better=True)
+
+    def call(reply: str, recovered: bool = False) -> LlmCall:
+        return LlmCall(
+            agent="planner", model="m", messages=[], reply=reply, input_tokens=1,
+            output_tokens=1, cost_usd=0.0, recovered=recovered,
+        )  # fmt: skip
+
     with Trace(path) as trace:
-        trace.record("run_start")
-        trace.record("checkpoint", step=0)
-        trace.record("llm_call", reply="a")
-        trace.record("checkpoint", step=1)
-        trace.record("llm_call", reply="b")
+        trace.write(start)
+        trace.write(Checkpoint(step=0))
+        trace.write(call("a"))
+        trace.write(Checkpoint(step=1))
+        trace.write(call("b"))
     with path.open("a") as handle:
         handle.write('{"event": "step", "st')  # killed while writing
     with Trace(path) as trace:  # the resumed run
-        trace.record("resumed", from_step=1)
-        trace.record("llm_call", reply="b", recovered=True)
+        trace.write(Resumed(from_step=1))
+        trace.write(call("b", recovered=True))
     assert path.read_text().splitlines()[-3] == '{"event": "step", "st'
-    current = [(e["event"], e.get("reply")) for e in read_trace(path)]
+    current = [(e.kind, getattr(e, "reply", None)) for e in read_events(path)]
     assert current == [
         ("run_start", None),
         ("checkpoint", None),
@@ -312,9 +319,9 @@ def test_the_trace_reads_as_the_run_stands_after_a_resume(tmp_path: Path) -> Non
         ("resumed", None),
         ("llm_call", "b"),
     ]
-    everything = [e.get("reply") for e in read_trace(path, superseded=True)]
+    everything = [getattr(e, "reply", None) for e in read_events(path, superseded=True)]
     assert everything.count("b") == 2
     with Trace(path) as trace:  # a resume from before the first checkpoint starts over
-        trace.record("resumed", from_step=None)
-        trace.record("run_start")
-    assert [e["event"] for e in read_trace(path)] == ["resumed", "run_start"]
+        trace.write(Resumed(from_step=None))
+        trace.write(start)
+    assert [e.kind for e in read_events(path)] == ["resumed", "run_start"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from budgetml.config import ModelEntry, RunConfig
 from budgetml.env.task import Task
-from budgetml.run import run_task
+from budgetml.run import start_run
 from budgetml.summary import RunSummary
 from tests.scripted_settings import EVERY_ACTION
 
@@ -52,4 +52,4 @@ def run_replies(task: Task, replies: list[str], tmp_path: Path) -> RunSummary:
         max_steps=len(replies),
         **EVERY_ACTION,
     )
-    return run_task(task, config, config_label="scripted", run_dir=tmp_path / "run")
+    return start_run(task, config, config_label="scripted", run_dir=tmp_path / "run")

@@ -33,9 +33,10 @@ class PlanningFailed(Exception):
     """No level of the cascade gave a usable reply."""
 
 
-class KnownResult(FormatError):
-    """A well-formed reply whose action, with that input, is known to fail or change nothing
-    now; the next try is not offered that action. Told only why, the 0.5B sent the same
+class NotOffered(FormatError):
+    """A well-formed reply the step refuses for what it chose: an action whose result is known
+    (it failed or changed nothing, and nothing changed since), or a file a copy may not
+    overwrite. The next try is not offered that action: told only why, the 0.5B sent the same
     refused reply three times and the run ended there (traces)."""
 
     def __init__(self, message: str, action: str) -> None:
@@ -190,7 +191,7 @@ class Cascade:
         tries: int | None = None,
     ) -> tuple[PlannerReply | None, str]:
         """Up to m tries at one level, feeding each format error back; (reply, last problem).
-        An action refused for its known result is not offered on the tries after."""
+        An action refused for what it chose is not offered on the tries after."""
         level = self.levels[index]
         tries = level.retries if tries is None else tries
         extra = list(feedback)
@@ -202,7 +203,7 @@ class Cascade:
             try:
                 return planning.parse(completion.text, avoid), ""
             except FormatError as exc:
-                if isinstance(exc, KnownResult):
+                if isinstance(exc, NotOffered):
                     avoid = avoid | {exc.action}
                 problem = str(exc)
                 self.recorder.format_failure(level.model.name, attempt, problem)

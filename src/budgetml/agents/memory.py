@@ -22,8 +22,6 @@ REFLECTION_PROFILE = (
 )
 """The paper's Reflection profile; summaries and retrieval reflect on past steps too."""
 
-RESEARCH_LOG_FILE = "research_log.md"
-"""The log's name in the run directory."""
 MAX_LOG_CHARS = 20_000
 """Longest log put in a prompt; a longer one keeps its start and its most recent entries."""
 _MAX_OBSERVATION_CHARS = 6_000

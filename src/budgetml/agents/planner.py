@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from budgetml.agents.cascade import Cascade, KnownResult, Level, Lifelines, PlanningFailed
+from budgetml.agents.cascade import Cascade, Level, Lifelines, NotOffered
 from budgetml.agents.history import Step, known_error
 from budgetml.agents.parser import FormatError, PlannerReply, parse_reply
 from budgetml.agents.prompting import PromptRenderer, Situation
@@ -26,10 +26,6 @@ from budgetml.errors import ContextOverflowError
 from budgetml.llm.base import Completion, Message, ReplyFormat
 
 EXPERT_ACTION = "Request Help from a Planning Expert"
-
-# Step (history.py) and PlanningFailed (cascade.py) are named here too: the run, its resume,
-# its scorekeeper and the CLI import them from the planner.
-__all__ = ["EXPERT_ACTION", "Planner", "PlanningFailed", "Step"]
 
 
 class LongTermMemory(Protocol):
@@ -169,13 +165,14 @@ class Planner:
                     + f" at this step, not {json.dumps(value)}"
                 )
             if value in shape.not_in:
-                raise FormatError(
+                raise NotOffered(
                     f"{reply.action}: {shape.name} {json.dumps(value)} already exists; "
-                    "name a new file"
+                    "name a new file",
+                    reply.action,
                 )
         failed_at = known_error(self._situation.history, reply.action, reply.action_input)
         if self.skip_known_results and failed_at:
-            raise KnownResult(
+            raise NotOffered(
                 f"{reply.action} with this input gave an error or changed nothing at step "
                 f"{failed_at}, and nothing has changed since; do something else",
                 reply.action,

@@ -56,14 +56,15 @@ def assemble_team(
     research_problem: str,
     model_for: Callable[[ModelEntry], Model],
     recorder: CallRecorder,
-    run_dir: Path,
+    workspace: Path,
+    research_log: Path,
     starter_script: str = "train.py",
 ) -> Team:
+    """The run's team; its file inputs come from `workspace`, its memory from `research_log`."""
     lifelines = Lifelines(config.lifelines)
     entry = config.worker_model
     worker = LLMWorker(model_for(entry), entry.max_tokens, config.temperature.worker, recorder)
-    log = ResearchLog(run_dir / "research_log.md")
-    workspace = run_dir / "workspace"
+    log = ResearchLog(research_log)
     programmatic = [a for a in ACTIONS if a.name != FINAL_ANSWER]
     final = [a for a in ACTIONS if a.name == FINAL_ANSWER]
     helpers = list(

@@ -12,12 +12,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from budgetml.agents.history import script_ran_cleanly
 from budgetml.bench.report import ReportRun
+from budgetml.run_dir import RunDir
 from budgetml.summary import RunSummary
-from budgetml.trace import read_trace
+from budgetml.trace import (
+    ContextTrimmed,
+    Escalation,
+    Event,
+    FormatFailure,
+    RunEnd,
+    StepDone,
+    last,
+    of_kind,
+)
 
 EDIT_ACTIONS = frozenset({"Edit Script (AI)", "Edit Script Segment (AI)", "Write File"})
 
@@ -40,37 +49,37 @@ class RunBehaviour:
     """Climbs for a repeat whose step then differed from the step before (action or input)."""
 
 
-def run_behaviour(trace_file: Path) -> RunBehaviour:
-    events = read_trace(trace_file)
-    steps = [e for e in events if e["event"] == "step"]
+def run_behaviour(events: Sequence[Event]) -> RunBehaviour:
+    """What one run's trace events say it did."""
+    steps = of_kind(events, StepDone)
     pairs = zip(steps, steps[1:], strict=False)
-    end = next((e for e in reversed(events) if e["event"] == "run_end"), None)
+    end = last(events, RunEnd)
     climbs, changing = _repeat_climbs(events)
     return RunBehaviour(
         steps=len(steps),
         repeats=sum(1 for a, b in pairs if _act(a) == _act(b)),
-        format_failures=_count(events, "format_failure"),
-        escalations=_count(events, "escalation"),
-        expert_calls=sum(1 for s in steps if s["action"].startswith("Request Help")),
-        edits=sum(1 for s in steps if s["action"] in EDIT_ACTIONS),
+        format_failures=len(of_kind(events, FormatFailure)),
+        escalations=len(of_kind(events, Escalation)),
+        expert_calls=sum(1 for s in steps if s.action.startswith("Request Help")),
+        edits=sum(1 for s in steps if s.action in EDIT_ACTIONS),
         failed_script_runs=sum(1 for s in steps if _failed_script_run(s)),
-        context_trims=_count(events, "context_trimmed"),
-        final_answer=any(s["action"] == "Final Answer" for s in steps),
-        status=str(end["status"]) if end else "unfinished",
+        context_trims=len(of_kind(events, ContextTrimmed)),
+        final_answer=any(s.action == "Final Answer" for s in steps),
+        status=end.status if end else "unfinished",
         repeat_climbs=climbs,
         repeat_climbs_changing=changing,
     )
 
 
-def _repeat_climbs(events: Sequence[dict[str, Any]]) -> tuple[int, int]:
+def _repeat_climbs(events: Sequence[Event]) -> tuple[int, int]:
     """(climbs for a repeat, those whose step then changed); a climb in a step that never
     completed (the run ended there) counts as not changing it."""
     climbs = changing = 0
     climbed, last = False, None
     for event in events:
-        if event["event"] == "escalation" and str(event.get("reason", "")).startswith("repeat"):
+        if isinstance(event, Escalation) and event.reason.startswith("repeat"):
             climbs, climbed = climbs + (not climbed), True
-        elif event["event"] == "step":
+        elif isinstance(event, StepDone):
             changing += climbed and _act(event) != last
             climbed, last = False, _act(event)
     return climbs, changing
@@ -137,9 +146,9 @@ def behaviour_by_config(runs: Sequence[ReportRun]) -> list[ConfigBehaviour]:
     by_config: dict[str, list[RunBehaviour]] = {}
     summaries: dict[str, list[RunSummary]] = {}
     for run in runs:
-        trace = run.run_dir / "trace.jsonl"
-        if run.summary is not None and trace.is_file():
-            by_config.setdefault(run.config, []).append(run_behaviour(trace))
+        layout = RunDir(run.run_dir)
+        if run.summary is not None and layout.trace.is_file():
+            by_config.setdefault(run.config, []).append(run_behaviour(layout.events()))
             summaries.setdefault(run.config, []).append(run.summary)
     rows = []
     for config, seen in sorted(by_config.items()):
@@ -196,16 +205,9 @@ def write_behaviour(folder: Path, runs: Sequence[ReportRun]) -> Path:
     return path
 
 
-def _act(step: dict[str, Any]) -> tuple[str, str]:
-    return step["action"], repr(step["action_input"])
+def _act(step: StepDone) -> tuple[str, str]:
+    return step.action, repr(step.action_input)
 
 
-def _count(events: Sequence[dict[str, Any]], kind: str) -> int:
-    return sum(1 for e in events if e["event"] == kind)
-
-
-def _failed_script_run(step: dict[str, Any]) -> bool:
-    action = str(step["action"])
-    return action == "Execute Script" and not script_ran_cleanly(
-        action, str(step.get("observation", ""))
-    )
+def _failed_script_run(step: StepDone) -> bool:
+    return step.action == "Execute Script" and not script_ran_cleanly(step.action, step.observation)

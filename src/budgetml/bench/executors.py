@@ -24,8 +24,8 @@ from budgetml.bench.store import RunKey
 from budgetml.config import RunConfig
 from budgetml.env.task import find_task
 from budgetml.errors import BudgetMLError
-from budgetml.resume import check_settings, read_run, resume_run
-from budgetml.run import run_task
+from budgetml.resume import read_run, resume_run
+from budgetml.run import start_run
 from budgetml.summary import RunSummary
 
 
@@ -58,10 +58,9 @@ def execute_run(job: RunJob) -> RunResult:
             os.chdir(job.cwd)  # relative paths in configs mean what they meant to `bench`
         if job.resume:
             recorded = read_run(Path(job.run_dir), task=job.task_ref, seed=job.key.seed)
-            check_settings(recorded, job.config)
-            summary = resume_run(recorded)
+            summary = resume_run(recorded, config=job.config)
         else:
-            summary = run_task(
+            summary = start_run(
                 find_task(job.task_ref),
                 job.config,
                 config_label=job.key.config,

@@ -17,6 +17,7 @@ from pathlib import Path
 from budgetml.bench.store import ResultStore
 from budgetml.bench.sweep import RESULTS_FILE
 from budgetml.errors import BudgetMLError
+from budgetml.run_dir import SUMMARY_FILE
 from budgetml.summary import RunSummary
 
 AVERAGE = "Average"
@@ -222,7 +223,7 @@ def write_tables(folder: Path, runs: Sequence[ReportRun]) -> Table:
 
 
 def _from_store(folder: Path) -> list[ReportRun]:
-    with contextlib.closing(ResultStore(folder / RESULTS_FILE)) as store:
+    with contextlib.closing(ResultStore(folder / RESULTS_FILE, read_only=True)) as store:
         records = store.records()
     return [
         ReportRun(
@@ -241,7 +242,7 @@ def _from_store(folder: Path) -> list[ReportRun]:
 
 def _from_folders(folder: Path) -> list[ReportRun]:
     runs = []
-    for path in sorted(folder.rglob("summary.json")):
+    for path in sorted(folder.rglob(SUMMARY_FILE)):
         if any(_ATTEMPT.search(part) for part in path.parent.parts):
             continue
         try:

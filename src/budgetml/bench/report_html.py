@@ -31,6 +31,7 @@ from budgetml.bench.report import (
     write_tables,
 )
 from budgetml.bench.trace_view import StepView, read_scores, read_steps, short_model, truncate
+from budgetml.run_dir import RunDir
 from budgetml.summary import RunSummary
 
 OBSERVATION_CHARS = 1500
@@ -273,7 +274,8 @@ def _run_details(run: ReportRun, folder: Path) -> str:
 
 def _facts(run: ReportRun, folder: Path) -> str:
     rel = os.path.relpath(run.run_dir, folder)
-    rows = [("run directory", f'<a href="{escape(rel)}/trace.jsonl">{escape(rel)}</a>')]
+    trace = os.path.relpath(RunDir(run.run_dir).trace, folder)
+    rows = [("run directory", f'<a href="{escape(trace)}">{escape(rel)}</a>')]
     s = run.summary
     if s is None:
         rows.append(("state", escape(f"{run.state}: {run.crash or 'no summary.json'}")))

@@ -65,7 +65,7 @@ def reproduce_cells(
     results = folder / RESULTS_FILE
     if not results.is_file():
         raise BudgetMLError(f"{folder} has no {RESULTS_FILE}: it is not a `budgetml bench` folder")
-    with contextlib.closing(ResultStore(results)) as store:
+    with contextlib.closing(ResultStore(results, read_only=True)) as store:
         chosen = [
             record
             for record in store.records()

@@ -77,9 +77,16 @@ class RunRecord:
 
 
 class ResultStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """`read_only`: for reports and reproductions, which must leave a committed sweep's
+        file as it is (a writer adds the columns of newer summary fields on open)."""
         self.path = path
         try:
+            if read_only:
+                self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+                self._db.row_factory = sqlite3.Row
+                self._db.execute("SELECT 1 FROM runs LIMIT 1")
+                return
             self._db = sqlite3.connect(path, timeout=30)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -127,11 +134,11 @@ class ResultStore:
             "SELECT * FROM runs WHERE task = ? AND config = ? AND seed = ?",
             (key.task, key.config, key.seed),
         ).fetchone()
-        return None if row is None else _record(row)
+        return None if row is None else _from_row(row)
 
     def records(self) -> list[RunRecord]:
         rows = self._db.execute("SELECT * FROM runs ORDER BY task, config, seed").fetchall()
-        return [_record(row) for row in rows]
+        return [_from_row(row) for row in rows]
 
     def mark_running(self, key: RunKey, budget_usd: float | None, started_at: float) -> None:
         with self._db:
@@ -192,17 +199,19 @@ class ResultStore:
 
 
 def _added_later(name: str, value: object) -> bool:
-    """A column added after the run was recorded is NULL there: the field's default stands
-    (best_success is False, not None, for a run recorded before it existed)."""
+    """A column added after the run was recorded is NULL there (or missing, read-only): the
+    field's default stands (best_success is False, not None, for a run recorded before it)."""
     field = RunSummary.model_fields[name]
     return value is None and not field.is_required() and field.default is not None
 
 
-def _record(row: sqlite3.Row) -> RunRecord:
+def _from_row(row: sqlite3.Row) -> RunRecord:
     key = RunKey(row["task"], row["config"], int(row["seed"]))
     summary = None
     if row["state"] == "finished":
-        data = {name: row[name] for name in SUMMARY_FIELDS if not _added_later(name, row[name])}
+        columns = set(row.keys())
+        found = {name: row[name] if name in columns else None for name in SUMMARY_FIELDS}
+        data = {name: value for name, value in found.items() if not _added_later(name, value)}
         data["tokens"] = json.loads(data["tokens"] or "{}")
         summary = RunSummary.model_validate(
             {**data, "task": key.task, "config": key.config, "seed": key.seed}

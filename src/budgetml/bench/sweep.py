@@ -33,11 +33,11 @@ from typing import Protocol, TypeVar
 
 from budgetml.bench.executors import Executor, RunJob, RunResult
 from budgetml.bench.store import ResultStore, RunKey, RunRecord
-from budgetml.config import RunConfig, load_config, parse_recorded_config
+from budgetml.config import RunConfig, load_config
 from budgetml.env.task import builtin_task_names, find_task
 from budgetml.errors import BudgetMLError
-from budgetml.summary import RunSummary
-from budgetml.trace import read_trace
+from budgetml.run_dir import RunDir
+from budgetml.trace import LlmCall, of_kind
 
 RESULTS_FILE = "results.sqlite"
 T = TypeVar("T")
@@ -175,7 +175,7 @@ def _schedule(
                 return
             result = executor.wait_one()
             del reserved[result.key]
-            spent += _record(store, specs[result.key], out, result)
+            spent += _write_row(store, specs[result.key], out, result)
             record = store.get(result.key)
             assert record is not None
             observer.run_ended(record, spent)
@@ -198,15 +198,15 @@ def _next_affordable(
     return None
 
 
-def _record(store: ResultStore, spec: RunSpec, out: Path, result: RunResult) -> float:
+def _write_row(store: ResultStore, spec: RunSpec, out: Path, result: RunResult) -> float:
     """Write the row for an ended run; returns the money it charged."""
-    run_dir = out / spec.run_dir
+    run_dir = RunDir(out / spec.run_dir)
     duration = result.finished_at - result.started_at
-    if result.summary is not None and (run_dir / "summary.json").is_file():
+    if result.summary is not None and run_dir.summary.is_file():
         store.mark_finished(spec.key, result.summary, result.finished_at, duration)
         return result.summary.spent_usd
     crash = result.crash or (
-        f"the run ended but {run_dir / 'summary.json'} is missing; on a Ray cluster the sweep "
+        f"the run ended but {run_dir.summary} is missing; on a Ray cluster the sweep "
         "folder must be on a file system every node shares"
     )
     charged = trace_spend(run_dir)
@@ -229,29 +229,30 @@ def _prepare(
     )
     if record.state == "finished":
         return None
-    run_dir = out / spec.run_dir
-    summary = _read_summary(run_dir)
+    layout = RunDir(out / spec.run_dir)
+    run_dir = layout.root
+    summary = layout.read_summary()
     if summary is not None:  # killed after summary.json was written but before the row was
-        finished_at = (run_dir / "summary.json").stat().st_mtime
+        finished_at = layout.summary.stat().st_mtime
         store.mark_finished(spec.key, summary, finished_at, None)
         return None
-    recorded = _recorded_config(run_dir) if record.state == "running" else None
+    recorded = _recorded_config(layout) if record.state == "running" else None
     if recorded is not None and _resumable(recorded, spec.config, budget_usd):
         # what it charged so far is in the summary it will write, and counts against its cap
         return _Attempt(replace(spec, config=recorded), resume=True)
     if record.state != "crashed":  # an attempt cut off before its row was written
-        store.add_charge(spec.key, trace_spend(run_dir))
+        store.add_charge(spec.key, trace_spend(layout))
     if run_dir.exists() and any(run_dir.iterdir()):
         os.replace(run_dir, _attempt_dir(run_dir, max(record.attempts, 1)))
     return _Attempt(spec, resume=False)
 
 
-def _recorded_config(run_dir: Path) -> RunConfig | None:
+def _recorded_config(run_dir: RunDir) -> RunConfig | None:
     """The config a cut-off attempt ran with, if it got as far as writing one and a trace."""
-    if not (run_dir / "trace.jsonl").is_file():
+    if not run_dir.trace.is_file():
         return None
     try:
-        return parse_recorded_config((run_dir / "config.yaml").read_text("utf-8"), "config.yaml")
+        return run_dir.read_config()
     except (OSError, BudgetMLError):
         return None
 
@@ -267,23 +268,9 @@ def _resumable(recorded: RunConfig, config: RunConfig, budget_usd: float | None)
     )
 
 
-def trace_spend(run_dir: Path) -> float:
+def trace_spend(run_dir: RunDir) -> float:
     """Money charged by the model calls in a run's trace (calls served from a cache are free)."""
-    trace = run_dir / "trace.jsonl"
-    if not trace.is_file():
-        return 0.0
-    return sum(
-        float(event.get("cost_usd") or 0.0)
-        for event in read_trace(trace)
-        if event.get("event") == "llm_call" and not event.get("cached")
-    )
-
-
-def _read_summary(run_dir: Path) -> RunSummary | None:
-    try:
-        return RunSummary.model_validate_json((run_dir / "summary.json").read_bytes())
-    except (OSError, ValueError):
-        return None
+    return sum(call.cost_usd for call in of_kind(run_dir.events(), LlmCall) if not call.cached)
 
 
 def _attempt_dir(run_dir: Path, attempt: int) -> Path:

@@ -1,14 +1,23 @@
-"""A run's trace.jsonl as a list of steps: who answered, what it did, what it saw, what it cost."""
+"""A run's trace as a list of steps: who answered, what it did, what it saw, what it cost."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from budgetml.bench.charts import ScorePoint
-from budgetml.trace import read_trace
+from budgetml.run_dir import RunDir
+from budgetml.trace import (
+    Escalation,
+    FormatFailure,
+    LlmCall,
+    OutOfBudget,
+    RunError,
+    StepDone,
+    StepScored,
+    of_kind,
+)
 
 
 @dataclass
@@ -36,41 +45,39 @@ class StepView:
 
 def read_steps(run_dir: Path) -> list[StepView] | None:
     """The run's steps, or None when it has no trace; a step cut short by an error comes last."""
-    trace = run_dir / "trace.jsonl"
-    if not trace.is_file():
+    layout = RunDir(run_dir)
+    if not layout.trace.is_file():
         return None
     steps: list[StepView] = []
     current = StepView()
-    for event in read_trace(trace):
-        kind = event.get("event")
-        if kind == "llm_call":
+    for event in layout.events():
+        if isinstance(event, LlmCall):
             _add_call(current, event)
-        elif kind == "format_failure":
+        elif isinstance(event, FormatFailure):
             current.format_failures += 1
-        elif kind == "escalation":
+        elif isinstance(event, Escalation):
             current.escalations.append(
-                f"{short_model(str(event.get('from_model')))} → "
-                f"{short_model(str(event.get('to_model')))}: {event.get('reason', '')}"
+                f"{short_model(event.from_model)} → {short_model(event.to_model)}: {event.reason}"
             )
-        elif kind == "step":
-            current.number = int(event.get("step", len(steps) + 1))
-            current.action = str(event.get("action"))
-            current.action_input = json.dumps(event.get("action_input"), ensure_ascii=False)
-            current.observation = str(event.get("observation", ""))
+        elif isinstance(event, StepDone):
+            current.number = event.step
+            current.action = event.action
+            current.action_input = json.dumps(event.action_input, ensure_ascii=False)
+            current.observation = event.observation
             steps.append(current)
             current = StepView()
-        elif kind in ("error", "budget_exhausted"):
-            current.observation = f"{kind}: {event.get('message', '')}"
+        elif isinstance(event, RunError | OutOfBudget):
+            current.observation = f"{event.kind}: {event.message}"
     if not current.empty:
         steps.append(current)
     return steps
 
 
-def _add_call(step: StepView, event: dict[str, Any]) -> None:
-    agent, model = event.get("agent"), str(event.get("model"))
-    step.input_tokens += int(event.get("input_tokens") or 0)
-    step.output_tokens += int(event.get("output_tokens") or 0)
-    step.cost_usd += float(event.get("cost_usd") or 0.0)
+def _add_call(step: StepView, event: LlmCall) -> None:
+    agent, model = event.agent, event.model
+    step.input_tokens += event.input_tokens
+    step.output_tokens += event.output_tokens
+    step.cost_usd += event.cost_usd
     if agent == "planner":
         if not step.tried or step.tried[-1] != model:
             step.tried.append(model)
@@ -100,12 +107,6 @@ def truncate(text: str, limit: int) -> str:
 
 def read_scores(run_dir: Path) -> list[ScorePoint]:
     """The run's `score` events in order; only the overall best (the last new best) is marked."""
-    trace = run_dir / "trace.jsonl"
-    if not trace.is_file():
-        return []
-    events = [e for e in read_trace(trace) if e.get("event") == "score" and "step" in e]
-    best = max((i for i, e in enumerate(events) if e.get("best")), default=None)
-    return [
-        ScorePoint(int(e["step"]), None if e.get("value") is None else float(e["value"]), i == best)
-        for i, e in enumerate(events)
-    ]
+    scores = [e for e in of_kind(RunDir(run_dir).events(), StepScored) if e.step is not None]
+    best = max((i for i, e in enumerate(scores) if e.best), default=None)
+    return [ScorePoint(e.step or 0, e.value, i == best) for i, e in enumerate(scores)]

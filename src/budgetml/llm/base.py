@@ -34,6 +34,7 @@ class Completion:
     cost_usd: float
     latency_s: float
     cached: bool = False  # served from a response cache or a replay: nothing was charged
+    recovered: bool = False  # a resumed run's call, answered with the reply paid for before
 
 
 @dataclass(frozen=True)

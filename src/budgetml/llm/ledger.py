@@ -27,7 +27,7 @@ class CostLedger:
     free_tier_models: frozenset[str] = frozenset()
     per_model: dict[str, ModelTally] = field(default_factory=dict)
 
-    def record(self, completion: Completion) -> None:
+    def add(self, completion: Completion) -> None:
         tally = self.per_model.setdefault(completion.model, ModelTally())
         tally.calls += 1
         tally.input += completion.usage.input_tokens
