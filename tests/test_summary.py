@@ -22,6 +22,22 @@ def test_success_means_more_than_ten_percent_better(
     assert is_success(improvement(score, baseline), higher) is expected
 
 
+@pytest.mark.parametrize(
+    ("change", "higher", "noise", "expected"),
+    [
+        (-0.2, False, 0.05, True),  # quiet measurements: the paper's 10%
+        (-0.2, False, 0.27, False),  # 20% faster, but the measurements varied by 27%
+        (-0.3, False, 0.27, True),
+        (0.2, True, 0.27, False),
+        (0.3, True, 0.27, True),
+    ],
+)
+def test_an_improvement_must_also_exceed_the_noise_of_the_measurements(
+    change: float, higher: bool, noise: float, expected: bool
+) -> None:
+    assert is_success(change, higher, noise) is expected
+
+
 def test_improvement_is_relative_to_the_baseline() -> None:
     assert improvement(3.0, 2.0) == pytest.approx(0.5)
     assert improvement(-1.0, -2.0) == pytest.approx(0.5)

@@ -10,11 +10,17 @@ The best-scoring workspace is kept in `best/step-N/`, linked to the latest check
 where they are unchanged (checkpoint.py). A newer best is written beside the older one, and the
 older one is removed only once a checkpoint (or the summary) records the newer: a resumed run
 finds the best its checkpoint names.
+
+A timed task whose baseline BudgetML measures is judged at the end on measurements taken in
+turn (env/timing.py): the unchanged starter, the final workspace and, when an earlier step was
+the best, the best one. The load of a shared machine changes within a run, so a baseline
+measured at the start would let the load decide success.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +29,11 @@ from typing import Any
 from budgetml.agents.history import Step, ran_cleanly
 from budgetml.checkpoint import remove_tree, take_snapshot
 from budgetml.env.sandbox import Sandbox
-from budgetml.env.task import Task
+from budgetml.env.scoring import Score
+from budgetml.env.task import Baseline, Task
 from budgetml.run_dir import RunDir
-from budgetml.trace import Checkpoint, StepScored, Trace
+from budgetml.summary import SUCCESS_THRESHOLD
+from budgetml.trace import Checkpoint, StepScored, TimedComparison, Trace
 
 Fingerprint = frozenset[tuple[str, int, int]]
 
@@ -84,6 +92,8 @@ class Scorekeeper:
     during_run: bool = True
     best: StepScore | None = None
     last: StepScore | None = None
+    end_baseline: Baseline | None = None
+    """A timed task's baseline, measured again at the end beside the final workspace."""
     _seen: Fingerprint = frozenset()
 
     @property
@@ -104,8 +114,63 @@ class Scorekeeper:
         return self._score(step.number, now, linked_to, final=False)
 
     def final(self, step: int, linked_to: Path | None) -> StepScore:
-        """The last step's score: the run's result."""
-        return self._score(step, fingerprint(self.workspace), linked_to, final=True)
+        """The last step's score: the run's result. A timed task whose baseline BudgetML
+        measures has its baseline measured again here, in turn with the final workspace (and
+        the best one, when an earlier step was the best), so that all of them see the same
+        load: `end_baseline`, which the final is judged against."""
+        now = fingerprint(self.workspace)
+        if not self.task.measured_again_at_end:
+            return self._score(step, now, linked_to, final=True)
+        return self._score(step, now, linked_to, final=True, result=self._measure_at_end(step))
+
+    def _measure_at_end(self, step: int) -> Score:
+        """The final workspace's score, measured in turn with the unchanged starter (and the
+        best workspace); sets `end_baseline` and the best's score, and records them all."""
+        starter = self.sandbox.scratch / "starter-workspace"
+        shutil.rmtree(starter, ignore_errors=True)
+        self.task.make_workspace(starter)
+        earlier = self.best if self.best is not None and self.best.step != step else None
+        if earlier is not None and not self.run_dir.best(earlier.step).is_dir():
+            earlier = None
+        folders = [starter, self.workspace]
+        folders += [self.run_dir.best(earlier.step)] if earlier is not None else []
+        try:
+            baseline, final, *best = self.task.measure_in_turn(folders, self.sandbox, self.python)
+        finally:
+            shutil.rmtree(starter, ignore_errors=True)
+        higher = self.task.spec.higher_is_better
+        value = baseline.best(higher)
+        noise = max(timing.spread for timing in (baseline, final, *best))
+        if value is not None:
+            how = self.task.describe_measurement()
+            source = f"measured at the end of the run, in turn with the final workspace: {how}"
+            if noise > SUCCESS_THRESHOLD:
+                source += (
+                    f"; the measurements varied by up to {noise:.0%} (a busy machine), so only "
+                    "an improvement larger than that counts"
+                )
+            self.end_baseline = Baseline(value, source, noise)
+        if earlier is not None:
+            again = best[0].score(higher)
+            self.best = StepScore(earlier.step, again.value, again.error, best=True)
+        elif self.best is not None and self.best.step == step:  # scored during the run, too
+            again = final.score(higher)
+            self.best = StepScore(step, again.value, again.error, best=True)
+        self.trace.write(
+            TimedComparison(
+                step=step,
+                baseline=value,
+                baseline_values=list(baseline.values),
+                baseline_error=baseline.error,
+                final=final.best(higher),
+                final_values=list(final.values),
+                final_error=final.error,
+                best_step=earlier.step if earlier is not None else None,
+                best_values=list(best[0].values) if best else None,
+                noise=round(noise, 4),
+            )
+        )
+        return final.score(higher)
 
     def changed(self, score: StepScore, before: StepScore | None) -> bool:
         return before is None or (score.value, score.error) != (before.value, before.error)
@@ -123,8 +188,15 @@ class Scorekeeper:
         """The best is on record now (a checkpoint or the summary): drop older kept ones."""
         keep_best(self.run_dir, self.best.step if self.best else None)
 
-    def _score(self, step: int, now: Fingerprint, linked_to: Path | None, final: bool) -> StepScore:
-        result = self.task.score(self.workspace, self.sandbox, self.python)
+    def _score(
+        self,
+        step: int,
+        now: Fingerprint,
+        linked_to: Path | None,
+        final: bool,
+        result: Score | None = None,
+    ) -> StepScore:
+        result = result or self.task.score(self.workspace, self.sandbox, self.python)
         better = result.value is not None and (
             self.best is None
             or self.best.value is None

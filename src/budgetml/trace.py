@@ -113,6 +113,24 @@ class StepScored(Event):
     final: bool = False
 
 
+class TimedComparison(Event):
+    """A timed task's end of run: the unchanged starter, the final workspace and (when an
+    earlier step was the best) the best one, measured in turn (scorekeeper.py)."""
+
+    kind: ClassVar[str] = "timed_comparison"
+    step: int
+    baseline: float | None
+    baseline_values: list[float] = []
+    baseline_error: str | None = None
+    final: float | None = None
+    final_values: list[float] = []
+    final_error: str | None = None
+    best_step: int | None = None
+    best_values: list[float] | None = None
+    noise: float = 0.0
+    """The largest spread of any workspace's measurements (`Timing.spread`)."""
+
+
 class Checkpoint(Event):
     """A step is done and its workspace snapshot is durable; what a resume needs back."""
 
@@ -166,6 +184,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ContextTrimmed,
         StepDone,
         StepScored,
+        TimedComparison,
         Checkpoint,
         RunError,
         OutOfBudget,

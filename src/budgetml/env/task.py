@@ -50,8 +50,11 @@ class TaskSpec(BaseModel):
     measured_by: Literal["eval.py", "starter"] | None = None
     """A timed task's number comes from eval.py timing the code itself, or from the time the
     starter script writes (MLAgentBench's runtime tasks); None: the metric is not a time."""
-    measurements: int = Field(default=3, ge=1, le=20)
-    """A timed task is measured this many times, baseline and final alike; the best counts."""
+    measurements: int = Field(default=5, ge=1, le=20)
+    """A timed task is measured this many times, baseline and final alike; the best counts.
+    Five, not three: on a busy machine a lucky moment makes one run far faster, and with three
+    measurements each the unchanged starter too often came out faster than itself throughout
+    (benchmarks/noop_under_load.py)."""
     score_during_run: bool = True
     """False for a task whose scoring is slow: only the last step is scored, not each step."""
 
@@ -60,6 +63,9 @@ class TaskSpec(BaseModel):
 class Baseline:
     value: float | None
     source: str
+    noise: float = 0.0
+    """How much a timed task's measurements varied where the final was measured beside this
+    baseline (`Timing.spread`); an improvement no larger does not count (summary.is_success)."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +186,20 @@ class Task:
             return self.measure(workspace, sandbox, python)
         return self._score_once(workspace, sandbox, python)
 
+    @property
+    def measured_again_at_end(self) -> bool:
+        """A timed task whose baseline BudgetML measures: at the end of a run the unchanged
+        starter is measured again, in turn with the final workspace (scorekeeper.py)."""
+        return self.spec.measured_by is not None and self.spec.baseline is None
+
+    def describe_measurement(self) -> str:
+        """How a timed task measures a workspace, in a few words."""
+        way = "highest" if self.spec.higher_is_better else "lowest"
+        times, starter = self.spec.measurements, self.spec.starter_script
+        if self.spec.measured_by == "starter":
+            return f"{starter} run to warm up, then run and scored {times} times (the {way} counts)"
+        return f"scored {times} times by eval.py, which times the code (the {way} counts)"
+
     def measure(self, workspace: Path, sandbox: Sandbox, python: str) -> Score:
         """A timed task's number for `workspace`: the best of `measurements` scorings (see
         `measure_in_turn`)."""
@@ -249,11 +269,9 @@ class Task:
         try:
             if self.spec.measured_by is not None:
                 score = self.measure(workspace, sandbox, python)
-                way = "highest" if self.spec.higher_is_better else "lowest"
                 how = (
-                    f"measured by running {self.spec.starter_script} unchanged, scored "
-                    f"{self.spec.measurements} times (the {way} counts); the final workspace "
-                    "is measured the same way"
+                    f"measured before the agent started: {self.describe_measurement()}; "
+                    "measured again at the end of the run, in turn with the final workspace"
                 )
             else:
                 starter = self.spec.starter_script

@@ -2,9 +2,11 @@
 each of them alike.
 
 A time taken on a shared machine depends on what else runs there: measured a minute apart on
-two busy CPUs, the same unchanged starter gave times a factor of two apart. Two workspaces
-measured in turn (A B, B A, ...), the same number of times after the same warm-up, see the
-same load.
+two busy CPUs, the same unchanged starter gave times a factor of two apart, so a baseline
+measured at the start of a run and a final measured at its end let the load decide success
+(benchmarks/noop_under_load.py). The end of a run therefore measures the unchanged starter and
+the final workspace in turn (A B, B A, ...), the same number of times after the same warm-up,
+and judges the final against that baseline (scorekeeper.py).
 """
 
 from __future__ import annotations
