@@ -5,7 +5,7 @@ replies, not an LLM: a model call costs nothing, so what is measured is the harn
 2 local workers, and prints runs per minute. From the runs' traces it prints the time per step
 (plan → act → observe → record, with an instant model), per kind of action, and the fixed
 costs of a run (set-up before the first step, scoring after the last). The sweep overhead per
-run is what the sweep adds around `run_task`: worker processes, SQLite, moving results.
+run is what the sweep adds around `start_run`: worker processes, SQLite, moving results.
 
     python benchmarks/bench_throughput.py [--runs 8] [--steps 10]
 """
@@ -65,7 +65,7 @@ def sweep(tasks: list[str], config: str, runs: int, workers: int, out: Path) -> 
 
 
 def step_times(out: Path) -> tuple[dict[str, list[float]], list[float], list[float], list[float]]:
-    """Seconds per step by action, set-up and scoring per run, and run_task's wall time."""
+    """Seconds per step by action, set-up and scoring per run, and start_run's wall time."""
     per_action: dict[str, list[float]] = defaultdict(list)
     setups, scorings, walls = [], [], []
     with contextlib.closing(ResultStore(out / RESULTS_FILE)) as store:
@@ -104,7 +104,7 @@ def main() -> None:
             overhead = (elapsed * workers - sum(walls)) / total
             print(
                 f"{workers} worker(s): {total / elapsed * 60:6.1f} runs/min "
-                f"({elapsed:.1f} s; run_task {statistics.mean(walls):.2f} s/run; "
+                f"({elapsed:.1f} s; start_run {statistics.mean(walls):.2f} s/run; "
                 f"sweep overhead {overhead * 1000:.0f} ms/run)"
             )
         all_steps = [t for times in per_action.values() for t in times]
