@@ -213,3 +213,12 @@ def test_an_edit_that_changed_nothing_is_known_until_something_changes() -> None
     same = edit(1, "The edited file is saved ... (no changes: the content is the same)")
     assert known_error([same], "Edit Script (AI)", inputs) == 1
     assert not known_error([same], "Edit Script (AI)", {**inputs, "edit_instruction": "y"})
+
+
+def test_a_write_refused_as_read_only_stays_known_after_changes() -> None:
+    inputs = {"source": "data/train.csv", "destination": "data/new_data.csv"}
+    observation = "Error: data/new_data.csv is read-only for this task; write to another file"
+    refused = step(1, "Copy File", observation, **inputs)
+    assert known_error([refused, edit(2), run(3)], "Copy File", inputs) == 1
+    elsewhere = {**inputs, "destination": "new_data.csv"}
+    assert not known_error([refused, edit(2)], "Copy File", elsewhere)

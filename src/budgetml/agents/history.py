@@ -107,16 +107,23 @@ def failed_runs_in_a_row(history: Sequence[Step]) -> int:
 NO_CHANGE = "(no changes: the content is the same)"
 
 
+READ_ONLY = "is read-only for this task"
+"""How a refused write to a read-only path reads (env/workspace.py): no change lifts it."""
+
+
 def known_error(history: Sequence[Step], action: str, action_input: dict[str, object]) -> int:
     """The step that took this very action, with this input, since the last change and got an
-    error or changed nothing (0: none): doing it again does the same (traces: the 0.5B copied a
-    file onto the folder `data/` step after step, and sent one edit instruction five times in a
-    row, each edit changing nothing)."""
-    for step in reversed(since_last_change(history)):
-        if (
-            step.reply.action == action
-            and step.reply.action_input == action_input
-            and (step.observation.startswith("Error") or NO_CHANGE in step.observation)
+    error or changed nothing, or at any time was refused a read-only path (0: none): doing it
+    again does the same (traces: the 0.5B copied a file onto the folder `data/` step after step,
+    sent one edit instruction five times in a row, each edit changing nothing, and copied
+    data/train.csv into the read-only data/ after every one of its edits, 7 times in 30 steps)."""
+    since = {step.number for step in since_last_change(history)}
+    for step in reversed(history):
+        if step.reply.action != action or step.reply.action_input != action_input:
+            continue
+        error = step.observation.startswith("Error")
+        if (error and READ_ONLY in step.observation) or (
+            step.number in since and (error or NO_CHANGE in step.observation)
         ):
             return step.number
     return 0
