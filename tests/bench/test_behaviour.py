@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from budgetml.agents.planner import EXISTS
 from budgetml.bench.behaviour import behaviour_by_config, behaviour_markdown, run_behaviour
 from budgetml.bench.report import collect_runs
 from budgetml.trace import ContextTrimmed, Escalation, Event, FormatFailure, RunEnd, StepDone
@@ -34,6 +35,7 @@ def test_repeats_failed_script_runs_and_trims_are_counted(tmp_path: Path) -> Non
     events = [
         step("Execute Script", run, "The script failed with exit code 1. Here is the output:"),
         FormatFailure(model="m", attempt=1, error="no Action"),
+        FormatFailure(model="m", attempt=2, error=f'Copy File: destination "data/" {EXISTS}'),
         ContextTrimmed(model="m", shown_steps=3),
         step("Execute Script", run, "The script has been executed. Here is the output:"),
         Escalation(from_model="m", to_model="n", reason="format: no Action"),
@@ -50,6 +52,7 @@ def test_repeats_failed_script_runs_and_trims_are_counted(tmp_path: Path) -> Non
     seen = run_behaviour(events)
     assert (seen.steps, seen.repeats, seen.failed_script_runs) == (5, 3, 2)
     assert (seen.format_failures, seen.escalations, seen.expert_calls) == (1, 1, 1)
+    assert seen.refused_replies == 1  # well-formed, refused: not an unusable reply
     assert seen.context_trims == 1 and not seen.final_answer and seen.status == "max_steps"
 
 

@@ -36,6 +36,13 @@ class LongTermMemory(Protocol):
     def record(self, step: Step) -> None: ...
 
 
+EXISTS = "already exists; name a new file"
+KNOWN = "and nothing has changed since; do something else"
+REFUSALS = (EXISTS, KNOWN)
+"""How the refusals of a well-formed reply end (NotOffered), so that the behaviour table counts
+them apart from replies that could not be read."""
+
+
 @dataclass
 class Planner:
     cascade: Cascade
@@ -166,15 +173,13 @@ class Planner:
                 )
             if value in shape.not_in:
                 raise NotOffered(
-                    f"{reply.action}: {shape.name} {json.dumps(value)} already exists; "
-                    "name a new file",
-                    reply.action,
+                    f"{reply.action}: {shape.name} {json.dumps(value)} {EXISTS}", reply.action
                 )
         failed_at = known_error(self._situation.history, reply.action, reply.action_input)
         if self.skip_known_results and failed_at:
             raise NotOffered(
                 f"{reply.action} with this input gave an error or changed nothing at step "
-                f"{failed_at}, and nothing has changed since; do something else",
+                f"{failed_at}, {KNOWN}",
                 reply.action,
             )
         return reply

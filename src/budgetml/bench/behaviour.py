@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from budgetml.agents.history import script_ran_cleanly
+from budgetml.agents.planner import REFUSALS
 from budgetml.bench.report import ReportRun
 from budgetml.run_dir import RunDir
 from budgetml.summary import RunSummary
@@ -37,6 +38,9 @@ class RunBehaviour:
     repeats: int
     """Steps whose action and input equal the previous step's."""
     format_failures: int
+    """Replies that could not be used: unreadable, or an action or value not offered."""
+    refused_replies: int
+    """Well-formed replies refused for a known result or an existing file (NotOffered)."""
     escalations: int
     expert_calls: int
     edits: int
@@ -55,10 +59,12 @@ def run_behaviour(events: Sequence[Event]) -> RunBehaviour:
     pairs = zip(steps, steps[1:], strict=False)
     end = last(events, RunEnd)
     climbs, changing = _repeat_climbs(events)
+    failures = of_kind(events, FormatFailure)
     return RunBehaviour(
         steps=len(steps),
         repeats=sum(1 for a, b in pairs if _act(a) == _act(b)),
-        format_failures=len(of_kind(events, FormatFailure)),
+        format_failures=sum(1 for f in failures if not _refused(f)),
+        refused_replies=sum(1 for f in failures if _refused(f)),
         escalations=len(of_kind(events, Escalation)),
         expert_calls=sum(1 for s in steps if s.action.startswith("Request Help")),
         edits=sum(1 for s in steps if s.action in EDIT_ACTIONS),
@@ -122,6 +128,7 @@ class ConfigBehaviour:
 COLUMNS = {
     "steps": "steps",
     "format_failures": "unusable replies",
+    "refused_replies": "refused replies",
     "escalations": "climbs",
     "expert_calls": "expert calls",
     "edits": "edits",
@@ -185,7 +192,11 @@ def behaviour_markdown(rows: Sequence[ConfigBehaviour]) -> str:
     lines += [
         "",
         "Per run on average, from each finished run's trace.jsonl. Unusable replies: replies "
-        "the parser refused; climbs: escalations up the cascade; edits: Edit Script (AI), "
+        "the parser could not read, or naming an action or value not offered; refused "
+        "replies: well-formed replies refused for a result already known (the same action "
+        "and input failed or changed nothing, and nothing changed since) or for a copy onto "
+        "an existing file, after which the step's next try is not offered that action; climbs: "
+        "escalations up the cascade; edits: Edit Script (AI), "
         "Edit Script Segment (AI) and Write File steps; failed script runs: Execute Script "
         "steps that did not exit cleanly (an exception, a timeout, a missing file); context "
         "trims: prompts sent again with fewer shown steps; steps repeating the last: steps "
@@ -207,6 +218,10 @@ def write_behaviour(folder: Path, runs: Sequence[ReportRun]) -> Path:
 
 def _act(step: StepDone) -> tuple[str, str]:
     return step.action, repr(step.action_input)
+
+
+def _refused(failure: FormatFailure) -> bool:
+    return failure.error.endswith(REFUSALS)
 
 
 def _failed_script_run(step: StepDone) -> bool:
