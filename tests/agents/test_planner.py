@@ -252,3 +252,16 @@ def test_the_try_after_a_refused_choice_is_not_offered_that_action(
     assert plan.next_action("goal", history, 29).action == "List Files"
     first, second = (str(f.json_schema) if f else "" for f in model.formats)
     assert "Copy File" in first and "Copy File" not in second and "List Files" in second
+
+
+def test_lines_shown_with_nothing_changed_since_are_not_shown_again(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text("print(1)\n")
+    lines = {"script_name": "train.py", "start_line_number": 34, "end_line_number": 34}
+    shown = Step(1, PlannerReply("Inspect Script Lines", lines, {}, ""), "Here are the lines")
+    again = f"Action: Inspect Script Lines\nAction Input: {json.dumps(lines)}"
+    recorder = Recorder()
+    level = Level(scripted(tmp_path, "cheap", [again, GOOD]), 3, 500)
+    plan = make_planner((level,), recorder, skip_known_results=True, workspace=tmp_path)
+    assert plan.next_action("goal", [shown], 29).action == "List Files"
+    ((_, _, problem),) = recorder.failures
+    assert "showed these lines at step 1, and nothing has changed since" in problem

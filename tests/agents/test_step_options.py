@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from budgetml.agents.history import Step, describe_step, known_error
+from budgetml.agents.history import Step, describe_step, known_error, known_lines
 from budgetml.agents.parser import PlannerReply
 from budgetml.agents.step_options import StepOptions, step_options
 from budgetml.env.actions import ACTIONS, listing
@@ -222,3 +222,13 @@ def test_a_write_refused_as_read_only_stays_known_after_changes() -> None:
     assert known_error([refused, edit(2), run(3)], "Copy File", inputs) == 1
     elsewhere = {**inputs, "destination": "new_data.csv"}
     assert not known_error([refused, edit(2)], "Copy File", elsewhere)
+
+
+def test_lines_shown_are_known_until_a_run_or_a_change_to_that_file() -> None:
+    lines = {"script_name": "train.py", "start_line_number": 34, "end_line_number": 34}
+    shown = step(1, "Inspect Script Lines", "Here are the lines", **lines)
+    other = step(2, "Edit Script (AI)", EDITED, script_name="eval.py", save_name="eval.py")
+    assert known_lines([shown, other], lines) == 1  # another file's edit changes nothing here
+    assert not known_lines([shown, other], {**lines, "end_line_number": 40})
+    assert not known_lines([shown, edit(2)], lines)
+    assert not known_lines([shown, run(2)], lines)

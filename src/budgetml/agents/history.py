@@ -129,6 +129,23 @@ def known_error(history: Sequence[Step], action: str, action_input: dict[str, ob
     return 0
 
 
+def known_lines(history: Sequence[Step], action_input: dict[str, object]) -> int:
+    """The step that showed these very lines with Inspect Script Lines, with no step since
+    that could have changed the file (a script run, a change to it); 0: none (traces: budget's
+    0.5B inspected line 34 of train.py in two steps in a row)."""
+    name = str(action_input.get("script_name"))
+    for step in reversed(history):
+        if (
+            is_action(step, "Inspect Script Lines")
+            and step.reply.action_input == action_input
+            and not step.observation.startswith("Error")
+        ):
+            return step.number
+        if is_action(step, EXECUTE) or (changed_files(step) and target(step) == name):
+            return 0
+    return 0
+
+
 def describe_step(step: Step, limit: int = 160) -> str:
     """One line for the list of steps so far: the action, its input, the start of its result."""
     inputs = json.dumps(step.reply.action_input, ensure_ascii=False)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from budgetml.agents.cascade import Cascade, Level, Lifelines, NotOffered
-from budgetml.agents.history import Step, known_error
+from budgetml.agents.history import Step, known_error, known_lines
 from budgetml.agents.parser import FormatError, PlannerReply, parse_reply
 from budgetml.agents.prompting import PromptRenderer, Situation
 from budgetml.agents.recorder import CallRecorder
@@ -175,12 +175,22 @@ class Planner:
                 raise NotOffered(
                     f"{reply.action}: {shape.name} {json.dumps(value)} {EXISTS}", reply.action
                 )
-        failed_at = known_error(self._situation.history, reply.action, reply.action_input)
-        if self.skip_known_results and failed_at:
+        if not self.skip_known_results:
+            return reply
+        history = self._situation.history
+        failed_at = known_error(history, reply.action, reply.action_input)
+        if failed_at:
             raise NotOffered(
                 f"{reply.action} with this input gave an error or changed nothing at step "
                 f"{failed_at}, {KNOWN}",
                 reply.action,
+            )
+        shown_at = reply.action == "Inspect Script Lines" and known_lines(
+            history, reply.action_input
+        )
+        if shown_at:
+            raise NotOffered(
+                f"{reply.action} showed these lines at step {shown_at}, {KNOWN}", reply.action
             )
         return reply
 
