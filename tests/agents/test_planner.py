@@ -265,3 +265,15 @@ def test_lines_shown_with_nothing_changed_since_are_not_shown_again(tmp_path: Pa
     assert plan.next_action("goal", [shown], 29).action == "List Files"
     ((_, _, problem),) = recorder.failures
     assert "showed these lines at step 1, and nothing has changed since" in problem
+
+
+def test_a_copy_to_a_name_with_spaces_is_asked_again(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text("print(1)\n")
+    copy = {"source": "train.py", "destination": "data_description.txt submission.csv"}
+    recorder = Recorder()
+    bad = f"Action: Copy File\nAction Input: {json.dumps(copy)}"
+    level = Level(scripted(tmp_path, "cheap", [bad, GOOD]), 3, 500)
+    plan = make_planner((level,), recorder, skip_known_results=True, workspace=tmp_path)
+    assert plan.next_action("goal", [], 29).action == "List Files"
+    ((_, _, problem),) = recorder.failures
+    assert "destination must be one file path" in problem

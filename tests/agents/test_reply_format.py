@@ -5,13 +5,14 @@ read back as text."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from budgetml.agents.parser import parse_reply
 from budgetml.agents.reply_format import as_reply_text, reply_format
-from budgetml.agents.step_options import StepOptions, step_options
+from budgetml.agents.step_options import PATH_CHARS, StepOptions, step_options
 from budgetml.config import Price
 from budgetml.env.actions import ACTIONS
 from budgetml.llm.base import Message
@@ -111,3 +112,21 @@ def test_a_text_reply_is_left_as_it_is() -> None:
     text = 'Thought: t\nAction: List Files\nAction Input: {"dir_path": "."}'
     assert as_reply_text(text) == text
     assert as_reply_text('{"dir_path": "."}') == '{"dir_path": "."}'  # not a structured reply
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_copy_under_the_grammar_names_one_path_without_spaces(
+    tiny_gguf: Path, workspace: Path, seed: int
+) -> None:
+    options = offered(workspace, ("Copy File",))
+    model = LocalModel("local/tiny", tiny_gguf, Price(input=0, output=0), seed=seed, n_ctx=4096)
+    completion = model.complete(
+        [Message("user", "Plan the next step.")],
+        agent="planner",
+        temperature=1.0,
+        max_tokens=1500,
+        reply_format=reply_format(options),
+    )
+    reply = parse_reply(completion.text, signatures(options))
+    assert reply.action_input["source"] == "train.py"
+    assert re.fullmatch(f"[{PATH_CHARS}]+", reply.action_input["destination"])

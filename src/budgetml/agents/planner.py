@@ -9,6 +9,7 @@ so an unusable reply cannot happen there; the cascade's format rule stays for th
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from budgetml.agents.parser import FormatError, PlannerReply, parse_reply
 from budgetml.agents.prompting import PromptRenderer, Situation
 from budgetml.agents.recorder import CallRecorder
 from budgetml.agents.reply_format import as_reply_text, reply_format
-from budgetml.agents.step_options import StepOptions, step_options
+from budgetml.agents.step_options import PATH_CHARS, StepOptions, step_options
 from budgetml.env.actions import Action
 from budgetml.errors import ContextOverflowError
 from budgetml.llm.base import Completion, Message, ReplyFormat
@@ -39,6 +40,7 @@ class LongTermMemory(Protocol):
 EXISTS = "already exists; name a new file"
 KNOWN = "and nothing has changed since; do something else"
 REFUSALS = (EXISTS, KNOWN)
+_PATH = re.compile(f"[{PATH_CHARS}]+")
 """How the refusals of a well-formed reply end (NotOffered), so that the behaviour table counts
 them apart from replies that could not be read."""
 
@@ -170,6 +172,11 @@ class Planner:
                     f"{reply.action}: {shape.name} must be one of "
                     + ", ".join(json.dumps(c) for c in shape.choices[:20])
                     + f" at this step, not {json.dumps(value)}"
+                )
+            if shape.path and not _PATH.fullmatch(value):
+                raise FormatError(
+                    f"{reply.action}: {shape.name} must be one file path made of letters, "
+                    f"digits and _ . / - (no spaces), not {json.dumps(value)}"
                 )
             if value in shape.not_in:
                 raise NotOffered(

@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from budgetml.agents.step_options import InputShape, Offer, StepOptions
+from budgetml.agents.step_options import PATH_CHARS, InputShape, Offer, StepOptions
 from budgetml.llm.base import ReplyFormat
 
 LABEL_CHARS: dict[str, int] = {
@@ -28,6 +28,7 @@ JSON_KEYS = {label: label.lower().replace(" ", "_") for label in LABEL_CHARS}
 
 _COMMON_RULES = r"""
 line-char ::= [^\n<]
+path-char ::= [{PATH_CHARS}]
 json-char ::= [^"\\\x00-\x1f] | "\\" ["\\/nt]
 integer ::= [1-9] [0-9]? [0-9]? [0-9]? [0-9]?
 """
@@ -50,7 +51,8 @@ def _grammar(options: StepOptions) -> str:
     ]
     for index, offer in enumerate(options.offers):
         rules.append(f"act{index} ::= {_action_rule(offer)}")
-    return "\n".join(rules) + "\n" + _COMMON_RULES.strip() + "\n"
+    common = _COMMON_RULES.strip().replace("{PATH_CHARS}", PATH_CHARS)
+    return "\n".join(rules) + "\n" + common + "\n"
 
 
 def _action_rule(offer: Offer) -> str:
@@ -83,6 +85,8 @@ def _value_rule(shape: InputShape, fixed: dict[str, str]) -> str:
         return "integer"
     if shape.choices is not None:
         return "(" + " | ".join(_literal(json.dumps(c)) for c in shape.choices) + ")"
+    if shape.path:
+        return f'"\\"" path-char{{1,{shape.max_chars}}} "\\""'
     return f'"\\"" json-char{{0,{shape.max_chars}}} "\\""'
 
 

@@ -56,6 +56,8 @@ FREE_TEXT_CHARS: dict[str, int] = {
 """Longest value a free-text input may take: room for a precise instruction, no more (each
 character under a grammar costs sampling time)."""
 INTEGER_INPUTS = frozenset({"start_line_number", "end_line_number"})
+PATH_CHARS = "A-Za-z0-9_./-"
+"""The characters a new file's path may hold (a regular-expression and GBNF class body)."""
 EXPERT = "Request Help from a Planning Expert"
 
 
@@ -71,6 +73,9 @@ class InputShape:
     same_as: str | None = None
     not_in: tuple[str, ...] = ()
     """Values refused (checked after parsing: a grammar cannot say "not one of")."""
+    path: bool = False
+    """A new file's path: PATH_CHARS only, no spaces (traces: the 0.5B copied data/train.csv
+    to "data_description.txt submission.csv train.py", a line of a listing)."""
 
 
 @dataclass(frozen=True)
@@ -183,7 +188,7 @@ def _shape(
         return InputShape(key, choices=tuple(files))
     if action.name == "Copy File" and key == "destination":  # a copy, not an overwrite
         taken = (*files, *folders, *(f"{folder}/" for folder in folders))
-        return InputShape(key, max_chars=FREE_TEXT_CHARS[key], not_in=taken)
+        return InputShape(key, max_chars=FREE_TEXT_CHARS[key], not_in=taken, path=True)
     return _free(key)
 
 
