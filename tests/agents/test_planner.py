@@ -277,3 +277,23 @@ def test_a_copy_to_a_name_with_spaces_is_asked_again(tmp_path: Path) -> None:
     assert plan.next_action("goal", [], 29).action == "List Files"
     ((_, _, problem),) = recorder.failures
     assert "destination must be one file path" in problem
+
+
+def test_a_level_with_one_try_gets_one_more_after_a_refused_choice(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text("print(1)\n")
+    copy = {"source": "train.py", "destination": "train.py"}  # an existing file: refused
+    refused = f"Action: Copy File\nAction Input: {json.dumps(copy)}"
+    recorder = Recorder()
+    level = Level(scripted(tmp_path, "top", [refused, GOOD]), 1, 500)
+    plan = make_planner((level,), recorder, skip_known_results=True, workspace=tmp_path)
+    assert plan.next_action("goal", [], 29).action == "List Files"
+    assert len(recorder.failures) == 1  # one more try, not offered Copy File: it answered
+
+
+def test_the_extra_try_after_a_refusal_is_one_only(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text("print(1)\n")
+    refused = 'Action: Copy File\nAction Input: {"source": "train.py", "destination": "train.py"}'
+    level = Level(scripted(tmp_path, "top", [refused, "no action at all", GOOD]), 1, 500)
+    plan = make_planner((level,), Recorder(), skip_known_results=True, workspace=tmp_path)
+    with pytest.raises(PlanningFailed, match="in 2 tries"):
+        plan.next_action("goal", [], 29)

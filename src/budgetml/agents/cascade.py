@@ -191,12 +191,17 @@ class Cascade:
         tries: int | None = None,
     ) -> tuple[PlannerReply | None, str]:
         """Up to m tries at one level, feeding each format error back; (reply, last problem).
-        An action refused for what it chose is not offered on the tries after."""
+        An action refused for what it chose is not offered on the tries after, and the first
+        such refusal earns one try more: the reply was well-formed, and a top level with one
+        try would otherwise end the run on it."""
         level = self.levels[index]
         tries = level.retries if tries is None else tries
         extra = list(feedback)
         problem = ""
-        for attempt in range(1, tries + 1):
+        attempt = 0
+        refused = False
+        while attempt < tries + refused:
+            attempt += 1
             if self.costs_a_lifeline(index) and not self.lifelines.take():
                 return None, f"{problem} (no lifelines left for {level.model.name})".strip()
             completion = planning.complete(level, extra, avoid)
@@ -205,6 +210,7 @@ class Cascade:
             except FormatError as exc:
                 if isinstance(exc, NotOffered):
                     avoid = avoid | {exc.action}
+                    refused = True
                 problem = str(exc)
                 self.recorder.format_failure(level.model.name, attempt, problem)
                 extra = [
@@ -219,6 +225,6 @@ class Cascade:
                     ),
                 ]
         return None, (
-            f"{level.model.name} gave no well-formed response in {tries} tries; "
+            f"{level.model.name} gave no well-formed response in {attempt} tries; "
             f"last problem: {problem}"
         )
