@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from budgetml.agents.parser import parse_reply
+from budgetml.agents.parser import PlannerReply, parse_reply
 from budgetml.agents.reply_format import as_reply_text, reply_format
 from budgetml.agents.step_options import PATH_CHARS, StepOptions, step_options
 from budgetml.config import Price
@@ -35,12 +35,9 @@ def signatures(options: StepOptions) -> dict[str, tuple[str, ...]]:
     return {o.name: o.action.input_names for o in options.offers}
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_a_random_weight_model_under_the_grammar_gives_a_usable_reply(
-    tiny_gguf: Path, workspace: Path, seed: int
-) -> None:
-    options = offered(workspace, ("List Files", "Execute Script", "Inspect Script Lines"))
-    model = LocalModel("local/tiny", tiny_gguf, Price(input=0, output=0), seed=seed, n_ctx=4096)
+def sampled_reply(gguf: Path, options: StepOptions, seed: int) -> PlannerReply:
+    """A random-weight model's reply sampled under the step's grammar, parsed."""
+    model = LocalModel("local/tiny", gguf, Price(input=0, output=0), seed=seed, n_ctx=4096)
     completion = model.complete(
         [Message("user", "Plan the next step.")],
         agent="planner",
@@ -48,7 +45,15 @@ def test_a_random_weight_model_under_the_grammar_gives_a_usable_reply(
         max_tokens=1500,
         reply_format=reply_format(options),
     )
-    reply = parse_reply(completion.text, signatures(options))
+    return parse_reply(completion.text, signatures(options))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_random_weight_model_under_the_grammar_gives_a_usable_reply(
+    tiny_gguf: Path, workspace: Path, seed: int
+) -> None:
+    options = offered(workspace, ("List Files", "Execute Script", "Inspect Script Lines"))
+    reply = sampled_reply(tiny_gguf, options, seed)
     assert reply.action in options.names
     if reply.action == "Execute Script":
         assert reply.action_input == {"script_name": "train.py"}  # the only script there is
@@ -119,14 +124,6 @@ def test_a_copy_under_the_grammar_names_one_path_without_spaces(
     tiny_gguf: Path, workspace: Path, seed: int
 ) -> None:
     options = offered(workspace, ("Copy File",))
-    model = LocalModel("local/tiny", tiny_gguf, Price(input=0, output=0), seed=seed, n_ctx=4096)
-    completion = model.complete(
-        [Message("user", "Plan the next step.")],
-        agent="planner",
-        temperature=1.0,
-        max_tokens=1500,
-        reply_format=reply_format(options),
-    )
-    reply = parse_reply(completion.text, signatures(options))
+    reply = sampled_reply(tiny_gguf, options, seed)
     assert reply.action_input["source"] == "train.py"
     assert re.fullmatch(f"[{PATH_CHARS}]+", reply.action_input["destination"])

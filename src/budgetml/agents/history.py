@@ -141,9 +141,15 @@ def known_lines(history: Sequence[Step], action_input: dict[str, object]) -> int
             and not step.observation.startswith("Error")
         ):
             return step.number
-        if is_action(step, EXECUTE) or (changed_files(step) and target(step) == name):
+        if may_change(step, name):
             return 0
     return 0
+
+
+def may_change(step: Step, name: str) -> bool:
+    """The step could have changed file `name`: a script may write any file; a change writes
+    its target."""
+    return is_action(step, EXECUTE) or (changed_files(step) and target(step) == name)
 
 
 def describe_step(step: Step, limit: int = 160) -> str:

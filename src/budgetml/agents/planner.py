@@ -40,9 +40,9 @@ class LongTermMemory(Protocol):
 EXISTS = "already exists; name a new file"
 KNOWN = "and nothing has changed since; do something else"
 REFUSALS = (EXISTS, KNOWN)
-_PATH = re.compile(f"[{PATH_CHARS}]+")
 """How the refusals of a well-formed reply end (NotOffered), so that the behaviour table counts
 them apart from replies that could not be read."""
+_PATH = re.compile(f"[{PATH_CHARS}]+")
 
 
 @dataclass

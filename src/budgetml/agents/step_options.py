@@ -21,10 +21,9 @@ from pathlib import Path
 from budgetml.agents.history import (
     EXECUTE,
     Step,
-    changed_files,
     is_action,
+    may_change,
     since_last_change,
-    target,
     tested_change,
     undoable,
 )
@@ -213,7 +212,7 @@ def _drop_known(
     elif action.name == LIST:
         known, key = _known_listings(history, workspace), "dir_path"
     elif action.name in READS_A_FILE:
-        known, key = _known_reads(history, action.name, "file_name", _may_change), "file_name"
+        known, key = _known_reads(history, action.name, "file_name", may_change), "file_name"
     else:
         return shapes, []
     withheld = []
@@ -243,11 +242,6 @@ def _known_reads(
         if is_action(step, action) and not step.observation.startswith("Error"):
             known[str(step.reply.action_input.get(key))] = step.number
     return known
-
-
-def _may_change(step: Step, name: str) -> bool:
-    """A script may write any file; a change writes its target."""
-    return is_action(step, EXECUTE) or (changed_files(step) and target(step) == name)
 
 
 def _known_listings(history: Sequence[Step], workspace: Path | None) -> dict[str, int]:
