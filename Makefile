@@ -5,9 +5,16 @@ BIN := $(VENV)/bin
 
 .PHONY: setup demo test
 
+# llama.cpp is compiled for a portable x86-64 (AVX2, FMA, F16C), not for this CPU: built for a
+# CPU with AMX it runs AMX tile instructions, which crash (SIGSEGV at ldtilecfg) where the
+# kernel or VM does not enable AMX for the process, as on some cloud VMs. No cache, so a wheel
+# built earlier with other flags is not reused.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+
 $(BIN)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==25.3
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet --no-cache-dir -c constraints.txt 'llama-cpp-python[server]'
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 

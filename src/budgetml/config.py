@@ -143,6 +143,14 @@ class RunConfig(_Strict):
         description="after a change to a script the next step runs or revises it; after 3 "
         "steps that changed nothing, the next step changes something; false: the paper's",
     )
+    edit_versions: int = Field(
+        default=0,
+        ge=0,
+        le=10,
+        description="an edit of a Python script is run before it is kept; a version whose run "
+        "fails goes back to the editor with its error, up to this many versions, and if none "
+        "runs nothing is kept; 0: saved unrun, the paper's",
+    )
     max_steps: int = Field(default=30, ge=1)
     temperature: Temperature = Temperature()
     prices: dict[str, Price] = Field(default_factory=dict)
@@ -224,6 +232,7 @@ BEFORE_STEP_OPTIONS: dict[str, Any] = {
     "constrained_replies": False,
     "skip_known_results": False,
     "guide_steps": False,
+    "edit_versions": 0,
 }
 """Settings added with defaults that change what a run does, at the values every run recorded
 before them had: a run's config.yaml holds every resolved value, so one that lacks these keys

@@ -590,3 +590,92 @@ def test_an_undone_failure_is_still_shown_so_the_same_edit_is_not_made_again(
     execute(edit_action, context, args, 100_000)
     assert "An earlier edit of it failed" in recorder.prompts[0]
     assert "columns overlap" in recorder.prompts[0]
+
+
+# --- edits that must run (edit_versions) --------------------------------------------------------
+
+
+def tried_edit(
+    worker: LLMWorker,
+    context: ActionContext,
+    tmp_path: Path,
+    versions: int = 3,
+    name: str = "train.py",
+) -> str:
+    log = ResearchLog(tmp_path / "run" / "research_log.md")
+    edit_action = {
+        a.name: a for a in worker_actions(worker, log, PROBLEM, False, edit_versions=versions)
+    }["Edit Script (AI)"]
+    args = {"script_name": name, "edit_instruction": "x", "save_name": name}
+    return execute(edit_action, context, args, 100_000)
+
+
+def test_an_edit_that_runs_is_kept_with_its_output(context: ActionContext, tmp_path: Path) -> None:
+    (context.workspace.root / "train.py").write_text("print('old')\n")
+    worker, recorder = scripted(tmp_path, ["```python\nprint('accuracy 0.9')\n```"])
+    observation = tried_edit(worker, context, tmp_path)
+    assert read(context, "train.py") == "print('accuracy 0.9')\n"
+    assert "train.py was run after the edit and ran without error. Its output:" in observation
+    assert observation.rstrip().endswith("accuracy 0.9")
+    assert len(recorder.calls) == 1
+
+
+def test_a_version_that_fails_when_run_goes_back_with_its_error(
+    context: ActionContext, tmp_path: Path
+) -> None:
+    (context.workspace.root / "train.py").write_text("print('old')\n")
+    failing = "```python\nimport pandas\nraise KeyError('fare')\n```"
+    worker, recorder = scripted(tmp_path, [failing, "```python\nprint('fixed')\n```"])
+    observation = tried_edit(worker, context, tmp_path)
+    assert read(context, "train.py") == "print('fixed')\n"
+    assert "(version 2 of the edit: each before it failed)" in observation
+    follow_up = recorder.calls[1][1]
+    assert [m.role for m in follow_up] == ["system", "user", "assistant", "user"]
+    assert "raise KeyError('fare')" in follow_up[2].content
+    assert "KeyError: 'fare'" in follow_up[3].content
+
+
+def test_the_version_after_a_failed_run_is_sampled_at_the_retry_temperature(
+    context: ActionContext,
+) -> None:
+    (context.workspace.root / "train.py").write_text("print('old')\n")
+    model, recorder = FixedReplyModel("```python\nraise SystemExit(3)\n```"), Recorder()
+    worker = LLMWorker(model, 2000, 0.01, recorder)
+    tried_edit(worker, context, context.workspace.root.parent, versions=2)
+    assert [temperature for _, temperature, _, _ in model.asked] == [
+        0.01,
+        workers.RETRY_TEMPERATURE,
+    ]
+
+
+def test_when_no_version_runs_nothing_is_kept_and_undo_has_nothing_new(
+    context: ActionContext, tmp_path: Path
+) -> None:
+    (context.workspace.root / "train.py").write_text("print('old')\n")
+    failing = "```python\nraise ValueError('columns overlap')\n```"
+    worker, recorder = scripted(tmp_path, [failing, failing, failing])
+    observation = tried_edit(worker, context, tmp_path)
+    assert observation.startswith(
+        "Error: the edit was not kept: train.py failed when run after each of 3 version(s)"
+    )
+    assert "ValueError: columns overlap" in observation
+    assert read(context, "train.py") == "print('old')\n"
+    assert len(recorder.calls) == 3
+    undone = execute(UNDO, context, {"script_name": "train.py"}, 100_000)
+    assert undone.startswith("Error: there is no change to train.py left to undo")
+
+
+def test_a_new_script_that_never_runs_is_not_left_behind(
+    context: ActionContext, tmp_path: Path
+) -> None:
+    worker, _ = scripted(tmp_path, ["```python\nraise SystemExit(1)\n```"])
+    observation = tried_edit(worker, context, tmp_path, versions=1, name="new.py")
+    assert observation.startswith("Error: the edit was not kept")
+    assert not (context.workspace.root / "new.py").exists()
+
+
+def test_with_no_versions_an_edit_is_saved_unrun(context: ActionContext, tmp_path: Path) -> None:
+    worker, recorder = scripted(tmp_path, ["```python\nraise SystemExit(1)\n```"])
+    observation = tried_edit(worker, context, tmp_path, versions=0)
+    assert read(context, "train.py") == "raise SystemExit(1)\n"
+    assert "was run after the edit" not in observation

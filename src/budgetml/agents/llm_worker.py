@@ -24,20 +24,33 @@ class LLMWorker:
         `max_tokens` lowers the role's cap for replies that must stay short."""
         return self._call([Message("system", profile), Message("user", prompt)], max_tokens)
 
-    def ask_again(self, profile: str, prompt: str, reply: str, follow_up: str) -> str:
-        """A second call that shows the worker its first reply and what was wrong with it."""
+    def ask_again(
+        self,
+        profile: str,
+        prompt: str,
+        reply: str,
+        follow_up: str,
+        temperature: float | None = None,
+    ) -> str:
+        """A second call that shows the worker its first reply and what was wrong with it;
+        `temperature` raises the worker's for a new attempt rather than the same one again."""
         messages = [
             Message("system", profile),
             Message("user", prompt),
             Message("assistant", reply),
             Message("user", follow_up),
         ]
-        return self._call(messages, None)
+        return self._call(messages, None, temperature)
 
-    def _call(self, messages: list[Message], max_tokens: int | None) -> str:
+    def _call(
+        self, messages: list[Message], max_tokens: int | None, temperature: float | None = None
+    ) -> str:
         cap = self.max_tokens if max_tokens is None else min(max_tokens, self.max_tokens)
         completion = self.model.complete(
-            messages, agent="worker", temperature=self.temperature, max_tokens=cap
+            messages,
+            agent="worker",
+            temperature=self.temperature if temperature is None else temperature,
+            max_tokens=cap,
         )
         self.recorder.llm_call("worker", messages, completion)
         return completion.text

@@ -75,6 +75,7 @@ def assemble_team(
             config.retrieval,
             last_run=lambda script: last_run_of(planner.history, script),
             last_failure=lambda script: last_run_of(planner.history, script, failed=True),
+            edit_versions=config.edit_versions,
         )
     )
     if config.expert is not None:

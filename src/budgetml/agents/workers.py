@@ -8,6 +8,7 @@ uses the REFLECTION_PROFILE of memory.py, which research-log summaries and retri
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 from collections.abc import Callable, Mapping
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from budgetml.agents.history import script_ran_cleanly
+from budgetml.agents.history import EXECUTE, script_ran_cleanly
 from budgetml.agents.llm_worker import LLMWorker
 from budgetml.agents.memory import REFLECTION_PROFILE, ResearchLog, retrieve
 from budgetml.agents.prompting import TEMPLATES
@@ -26,6 +27,7 @@ from budgetml.env.actions import (
     ActionRefused,
     existing_file,
     line_number,
+    run_script,
 )
 from budgetml.env.workspace import WorkspaceError
 from budgetml.textutil import truncate_middle
@@ -44,6 +46,10 @@ MAX_PROBLEM_CHARS = 2_000
 MAX_DESCRIPTION_CHARS = 3_000
 MAX_ERROR_CHARS = 2_000
 MIN_LINES_TO_GUT = 12
+MAX_RUN_CHARS = 1_500
+RETRY_TEMPERATURE = 0.7
+"""A version written after a failed run is sampled at this temperature: at the worker's 0.01
+the 1.5B editor, shown its own error, made the same mistake again (titanic, 4 of 4 cells)."""
 _CHARS_PER_TOKEN = 4  # generous: text longer than 4 × max_tokens cannot come back in one reply
 _FENCE = re.compile(r"^[ \t]*```[^\n`]*\n(.*?)^[ \t]*```", re.MULTILINE | re.DOTALL)
 _FILE = "a valid file name with a relative path to the current directory"
@@ -72,9 +78,10 @@ def worker_actions(
     retrieval: bool,
     last_run: LastRun = lambda script: None,
     last_failure: LastRun = lambda script: None,
+    edit_versions: int = 0,
 ) -> tuple[Action, ...]:
     """The worker actions; Append Summary and Retrieval only with retrieval on (the paper's R)."""
-    editing = EditContext(research_problem, last_run, last_failure)
+    editing = EditContext(research_problem, last_run, last_failure, edit_versions)
     always = (
         Action(
             "Understand File",
@@ -202,6 +209,9 @@ class EditContext:
     last_failure: LastRun = lambda script: None
     """The last failed run of the script, even if undone since (traces: the 1.5B editor, at
     temperature 0.01, made the same failing edit again after an undo)."""
+    versions: int = 0
+    """How many versions of an edit of a Python script are run before one is kept (0: saved
+    unrun, the paper's); see `_kept_edit`."""
 
     def render(self, workspace: Path, script_name: str) -> dict[str, Any]:
         run = self.last_run(script_name)
@@ -246,9 +256,7 @@ def _edit_script(
         edit_instruction=str(args["edit_instruction"]),
         **editing.render(context.workspace.root, name),
     )
-    new, note = _compiling_code(worker, prompt, old, save_name, lambda code: code)
-    context.workspace.write_text(target, new)
-    return _saved(name, save_name, old, new) + note
+    return _kept_edit(worker, editing, context, prompt, old, (name, save_name), lambda code: code)
 
 
 def _edit_segment(
@@ -279,36 +287,99 @@ def _edit_segment(
         **editing.render(context.workspace.root, name),
     )
     before, after = "".join(lines[: start - 1]), "".join(lines[end:])
-    new, note = _compiling_code(worker, prompt, old, save_name, lambda code: before + code + after)
-    context.workspace.write_text(target, new)
-    return _saved(name, save_name, old, new) + note
+    return _kept_edit(
+        worker,
+        editing,
+        context,
+        prompt,
+        old,
+        (name, save_name),
+        lambda code: before + code + after,
+        segment=True,
+    )
+
+
+def _kept_edit(
+    worker: LLMWorker,
+    editing: EditContext,
+    context: ActionContext,
+    prompt: str,
+    old: str,
+    names: tuple[str, str],
+    whole: Callable[[str], str],
+    segment: bool = False,
+) -> str:
+    """Save the edit; with `editing.versions`, an edited Python script is run first, and a
+    version whose run fails is taken back and shown to the worker with its error, up to that
+    many versions; if none runs, nothing is kept (traces: the 1.5B's titanic edits read a `fare`
+    column the data lacks or cut an import short, and its planner then asked for the wrong fix,
+    step after step; a script left broken scores nothing at the end)."""
+    name, save_name = names
+    target = context.workspace.resolve(save_name)
+    new, note, part = _compiling_code(worker, prompt, old, save_name, whole)
+    if editing.versions == 0 or not save_name.endswith(".py"):
+        context.workspace.write_text(target, new)
+        return _saved(name, save_name, old, new) + note
+    run = ""
+    for version in range(1, editing.versions + 1):
+        if version > 1:
+            follow_up = TEMPLATES.get_template("worker_edit_failed_run.j2").render(
+                script_name=save_name, output=run[-MAX_ERROR_CHARS:], segment=segment
+            )
+            reply = worker.ask_again(
+                EDIT_PROFILE, prompt, f"```python\n{part}```", follow_up, RETRY_TEMPERATURE
+            )
+            try:
+                part = _code(reply)
+            except ActionRefused:
+                continue
+            if _gutted(old, whole(part)) is not None:
+                continue
+            new, note = whole(part), ""
+        context.workspace.write_text(target, new)
+        run = run_script(context, target)
+        if script_ran_cleanly(EXECUTE, run):
+            tries = f" (version {version} of the edit: each before it failed)" * (version > 1)
+            output = truncate_middle(run.partition("\n")[2], MAX_RUN_CHARS)
+            return (
+                _saved(name, save_name, old, new)
+                + note
+                + f"\n\n{save_name} was run after the edit and ran without error{tries}. "
+                f"Its output:\n{output}"
+            )
+        context.workspace.undo(target)
+    raise ActionRefused(
+        f"the edit was not kept: {save_name} failed when run after each of "
+        f"{editing.versions} version(s) of it, so it is unchanged. The last run:\n"
+        + truncate_middle(run, MAX_ERROR_CHARS)
+    )
 
 
 def _compiling_code(
     worker: LLMWorker, prompt: str, old: str, save_name: str, whole: Callable[[str], str]
-) -> tuple[str, str]:
+) -> tuple[str, str, str]:
     """The edited file (`whole` of the worker's code). A Python file that does not compile, or
     code that drops most of the file, goes back to the worker once with the problem; a file
     still broken is saved with a warning, one still gutted is refused (traces: the 1.5B editor
     answered a fix request with one line, `obj['code']`, wiping an 87-line script)."""
     reply = worker.ask(EDIT_PROFILE, prompt)
-    new = whole(_code(reply))
+    part = _code(reply)
+    new = whole(part)
     problem = _gutted(old, new) or _syntax_error(new, save_name)
     if problem is None:
-        return new, ""
+        return new, "", part
     retry = TEMPLATES.get_template("worker_edit_fix.j2").render(error=problem)
     fixed_reply = worker.ask_again(EDIT_PROFILE, prompt, reply, retry)
-    try:
-        fixed = whole(_code(fixed_reply))
-    except ActionRefused:
-        fixed = new
+    with contextlib.suppress(ActionRefused):  # no code in the second reply: keep the first's
+        part = _code(fixed_reply)
+    fixed = whole(part)
     gutted = _gutted(old, fixed)
     if gutted is not None:
         raise ActionRefused(f"the edit was refused, twice: {gutted}; nothing was changed")
     still = _syntax_error(fixed, save_name)
     if still is None:
-        return fixed, ""
-    return fixed, f"\n\nWarning: {save_name} does not compile: {still}"
+        return fixed, "", part
+    return fixed, f"\n\nWarning: {save_name} does not compile: {still}", part
 
 
 def _gutted(old: str, new: str) -> str | None:

@@ -191,6 +191,11 @@ def _execute_script(context: ActionContext, args: Mapping[str, Any]) -> str:
     path = existing_file(context, args["script_name"])
     if path.suffix != ".py":
         raise ActionRefused(f"{args['script_name']} is not a Python script (.py)")
+    return run_script(context, path)
+
+
+def run_script(context: ActionContext, path: Path) -> str:
+    """Run a workspace script in the sandbox, as Execute Script does; its observation."""
     relative = context.workspace.relative(path)
     result = context.sandbox.run(
         [context.python, relative], context.workspace.root, context.script_timeout_s
