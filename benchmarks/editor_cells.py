@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from budgetml.agents.history import EXECUTE, script_ran_cleanly
 from budgetml.config import ModelEntry, RunConfig
 from budgetml.env.task import find_task
 from budgetml.run import start_run
@@ -103,8 +104,8 @@ def _ran_cleanly(run_dir: Path) -> bool:
     """Whether the Execute Script step after the edit exited cleanly."""
     for line in (run_dir / "trace.jsonl").read_text().splitlines():
         event = json.loads(line)
-        if event["event"] == "step" and event["action"] == "Execute Script":
-            return str(event["observation"]).startswith("The script has been executed.")
+        if event["event"] == "step" and event["action"] == EXECUTE:
+            return script_ran_cleanly(EXECUTE, str(event["observation"]))
     return False
 
 

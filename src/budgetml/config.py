@@ -232,7 +232,6 @@ BEFORE_STEP_OPTIONS: dict[str, Any] = {
     "constrained_replies": False,
     "skip_known_results": False,
     "guide_steps": False,
-    "edit_versions": 0,
 }
 """Settings added with defaults that change what a run does, at the values every run recorded
 before them had: a run's config.yaml holds every resolved value, so one that lacks these keys

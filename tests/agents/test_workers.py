@@ -636,12 +636,12 @@ def test_a_version_that_fails_when_run_goes_back_with_its_error(
 
 
 def test_the_version_after_a_failed_run_is_sampled_at_the_retry_temperature(
-    context: ActionContext,
+    context: ActionContext, tmp_path: Path
 ) -> None:
     (context.workspace.root / "train.py").write_text("print('old')\n")
     model, recorder = FixedReplyModel("```python\nraise SystemExit(3)\n```"), Recorder()
     worker = LLMWorker(model, 2000, 0.01, recorder)
-    tried_edit(worker, context, context.workspace.root.parent, versions=2)
+    tried_edit(worker, context, tmp_path, versions=2)
     assert [temperature for _, temperature, _, _ in model.asked] == [
         0.01,
         workers.RETRY_TEMPERATURE,
