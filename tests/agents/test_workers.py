@@ -525,6 +525,28 @@ def test_the_editor_sees_the_problem_the_description_files_and_the_last_failed_r
     assert "Its last run failed" in prompt and "KeyError: 'fare'" in prompt
 
 
+def test_the_editor_is_pointed_at_the_line_of_the_script_that_failed(
+    context: ActionContext, tmp_path: Path
+) -> None:
+    (context.workspace.root / "train.py").write_text("import pandas\nx = df['fare']\n")
+    worker, recorder = scripted(tmp_path, ["```python\nprint('fixed')\n```"])
+    log = ResearchLog(tmp_path / "run" / "research_log.md")
+    failed = (
+        "The script failed with exit code 1. Here is the output:\nTraceback (most recent call "
+        f'last):\n  File "{context.workspace.root}/train.py", line 2, in <module>\n'
+        "    x = df['fare']\nKeyError: 'fare'"
+    )
+    edit_action = {
+        a.name: a
+        for a in worker_actions(worker, log, PROBLEM, False, last_run={"train.py": failed}.get)
+    }["Edit Script (AI)"]
+    args = {"script_name": "train.py", "edit_instruction": "fix it", "save_name": "train.py"}
+    execute(edit_action, context, args, 100_000)
+    assert (
+        "It failed at line 2 of train.py: x = df['fare']\nKeyError: 'fare'" in (recorder.prompts[0])
+    )
+
+
 def test_a_clean_last_run_is_not_shown_as_an_error(context: ActionContext, tmp_path: Path) -> None:
     worker, recorder = scripted(tmp_path, ["```python\nprint('v2')\n```"])
     log = ResearchLog(tmp_path / "run" / "research_log.md")
@@ -633,6 +655,7 @@ def test_a_version_that_fails_when_run_goes_back_with_its_error(
     assert [m.role for m in follow_up] == ["system", "user", "assistant", "user"]
     assert "raise KeyError('fare')" in follow_up[2].content
     assert "KeyError: 'fare'" in follow_up[3].content
+    assert "It failed at line 2 of train.py: raise KeyError('fare')" in follow_up[3].content
 
 
 def test_the_version_after_a_failed_run_is_sampled_at_the_retry_temperature(

@@ -20,6 +20,7 @@ from budgetml.agents.history import EXECUTE, script_ran_cleanly
 from budgetml.agents.llm_worker import LLMWorker
 from budgetml.agents.memory import REFLECTION_PROFILE, ResearchLog, retrieve
 from budgetml.agents.prompting import TEMPLATES
+from budgetml.agents.tracebacks import failing_line
 from budgetml.env.actions import (
     Action,
     ActionContext,
@@ -221,8 +222,20 @@ class EditContext:
             "research_problem": truncate_middle(self.research_problem.strip(), MAX_PROBLEM_CHARS),
             "descriptions": _descriptions(workspace),
             "last_error": run[-MAX_ERROR_CHARS:] if failed and run else "",
+            "last_failing": failing_line(run, script_name, _current(workspace, script_name))
+            if failed and run
+            else "",
             "earlier_error": earlier[-MAX_ERROR_CHARS:] if earlier else "",
         }
+
+
+def _current(workspace: Path, script_name: str) -> str:
+    """The script as it is now ("" if unreadable), to quote the line its last run failed at."""
+    path = workspace / script_name
+    try:
+        return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+    except OSError:
+        return ""
 
 
 def _descriptions(workspace: Path) -> list[dict[str, str]]:
@@ -324,7 +337,10 @@ def _kept_edit(
     for version in range(1, editing.versions + 1):
         if version > 1:
             follow_up = TEMPLATES.get_template("worker_edit_failed_run.j2").render(
-                script_name=save_name, output=run[-MAX_ERROR_CHARS:], segment=segment
+                script_name=save_name,
+                output=run[-MAX_ERROR_CHARS:],
+                failing=failing_line(run, save_name, new),
+                segment=segment,
             )
             reply = worker.ask_again(
                 EDIT_PROFILE, prompt, f"```python\n{part}```", follow_up, RETRY_TEMPERATURE
