@@ -101,12 +101,17 @@ def _config(cell: Path, script: str, instruction: str, worker: str) -> RunConfig
 
 
 def _ran_cleanly(run_dir: Path) -> bool:
-    """Whether the Execute Script step after the edit exited cleanly."""
-    for line in (run_dir / "trace.jsonl").read_text().splitlines():
-        event = json.loads(line)
-        if event["event"] == "step" and event["action"] == EXECUTE:
-            return script_ran_cleanly(EXECUTE, str(event["observation"]))
-    return False
+    """Whether the edit was kept and the Execute Script step after it exited cleanly (a clean
+    run of the starter after an edit that was refused or not kept is not an edited script)."""
+    steps = [
+        event
+        for event in map(json.loads, (run_dir / "trace.jsonl").read_text().splitlines())
+        if event["event"] == "step"
+    ]
+    if not steps or str(steps[0]["observation"]).startswith("Error"):
+        return False
+    run = next((step for step in steps if step["action"] == EXECUTE), None)
+    return run is not None and script_ran_cleanly(EXECUTE, str(run["observation"]))
 
 
 if __name__ == "__main__":
