@@ -14,7 +14,8 @@ _FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+)', re.MULTIL
 
 def failing_line(output: str, script_name: str, code: str) -> str:
     """The script's line ("line N of script: <that line>") and the exception, from the deepest
-    frame of the script in `output`; "" when it names no line of the script (no traceback, or one from elsewhere)."""
+    frame of the script in `output`; "" when it names no line of the script (no traceback, or
+    one from elsewhere)."""
     frames = [m for m in _FRAME.finditer(output) if _is_script(m["path"], script_name)]
     if not frames:
         return ""
