@@ -36,6 +36,11 @@ INSTRUCTIONS = [
     # Sent by the planners in the titanic pilot traces.
     "Try different models and feature selections to get a better performance.",
     "Change the model to a different one and try different hyperparameters.",
+    # Sent by the planners in the embedded-team sweep at 7ff3f25 (titanic, ames-house-price).
+    "Add more features and models to the script using the sklearn library",
+    "Add a new feature to the dataset, such as the number of bedrooms, and then train the model "
+    "again. Use the same hyperparameters as before.",
+    "Change the model to a different one and the settings to improve the accuracy",
 ]
 
 
