@@ -277,7 +277,7 @@ def _baseline(run: RecordedRun, events: Sequence[Event]) -> Baseline:
 
 
 def _steps(run: RecordedRun, events: Sequence[Event], last_step: int) -> tuple[Step, ...]:
-    steps = tuple(_step(e) for e in of_kind(events, StepDone))
+    steps = tuple(recorded_step(e) for e in of_kind(events, StepDone))
     if [s.number for s in steps] != list(range(1, last_step + 1)):
         raise BudgetMLError(
             f"{run.run_dir.root}: the trace's steps do not lead up to its checkpoint at step "
@@ -291,7 +291,7 @@ def _steps(run: RecordedRun, events: Sequence[Event], last_step: int) -> tuple[S
     return steps
 
 
-def _step(event: StepDone) -> Step:
+def recorded_step(event: StepDone) -> Step:
     """A finished step as the planner remembers it, parsed again from its recorded reply."""
     action, action_input, raw = event.action, dict(event.action_input), event.reply
     try:

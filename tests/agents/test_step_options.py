@@ -1,6 +1,7 @@
 """What a step offers: no action whose result the history holds, file inputs from the workspace,
 Final Answer only after a change that ran cleanly."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from budgetml.agents.history import Step, describe_step, known_error, known_line
 from budgetml.agents.parser import PlannerReply
 from budgetml.agents.step_options import StepOptions, step_options
 from budgetml.env.actions import ACTIONS, listing
+from budgetml.env.workspace import NO_CHANGE
 
 CLEAN = "The script has been executed. Here is the output:\nValidation Accuracy: 0.67"
 FAILED = "The script failed with exit code 1. Here is the output:\nKeyError: 'fare'"
@@ -213,6 +215,17 @@ def test_an_edit_that_changed_nothing_is_known_until_something_changes() -> None
     same = edit(1, "The edited file is saved ... (no changes: the content is the same)")
     assert known_error([same], "Edit Script (AI)", inputs) == 1
     assert not known_error([same], "Edit Script (AI)", {**inputs, "edit_instruction": "y"})
+
+
+def test_a_step_line_keeps_its_json_closed_and_a_copy_of_it_is_the_same_input() -> None:
+    long = "Add the 'Bedrooms' column to home_data and train again. " * 4
+    inputs = {"script_name": "train.py", "edit_instruction": long, "save_name": "train.py"}
+    same = step(1, "Edit Script (AI)", "The edited file is saved ... " + NO_CHANGE, **inputs)
+    line = describe_step(same)
+    shown = json.loads(line.partition("Edit Script (AI) ")[2].partition(" -> ")[0])
+    assert shown["save_name"] == "train.py" and shown["edit_instruction"].endswith("…")
+    assert len(shown["edit_instruction"]) < len(long)
+    assert known_error([same], "Edit Script (AI)", shown) == 1  # the line, copied
 
 
 def test_a_write_refused_as_read_only_stays_known_after_changes() -> None:

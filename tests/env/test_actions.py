@@ -10,7 +10,7 @@ from budgetml.env.actions import (
     existing_file,
     line_number,
 )
-from budgetml.env.workspace import WorkspaceError
+from budgetml.env.workspace import NO_CHANGE, WorkspaceError
 
 BY_NAME = {action.name: action for action in ACTIONS}
 
@@ -68,6 +68,17 @@ def test_undo_edit_script_restores_previous_versions(context: ActionContext) -> 
     assert "print(2)" in act(context, "Undo Edit Script", script_name="train.py")
     assert "print('hello')" in act(context, "Undo Edit Script", script_name="train.py")
     assert "no change" in act(context, "Undo Edit Script", script_name="train.py")
+
+
+def test_a_write_that_changes_nothing_says_so_and_is_not_undone(context: ActionContext) -> None:
+    act(context, "Write File", file_name="train.py", content="print(2)\n")
+    for name, args in [
+        ("Write File", {"file_name": "train.py", "content": "print(2)\n"}),
+        ("Append File", {"file_name": "train.py", "content": ""}),
+        ("Copy File", {"source": "train.py", "destination": "train.py"}),
+    ]:
+        assert act(context, name, **args).endswith(NO_CHANGE)
+    assert "print('hello')" in act(context, "Undo Edit Script", script_name="train.py")
 
 
 def test_inspect_script_lines_numbers_lines(context: ActionContext) -> None:

@@ -72,3 +72,23 @@ def test_backups_live_outside_the_workspace(workspace: Workspace) -> None:
     workspace.write_text(workspace.resolve("train.py"), "changed\n")
     assert sorted(p.name for p in workspace.root.iterdir()) == ["data.csv", "train.py"]
     assert any(workspace.backup_dir.iterdir())
+
+
+def test_a_write_that_changes_nothing_is_not_an_undo_step(workspace: Workspace) -> None:
+    script = workspace.resolve("train.py")
+    assert workspace.write_text(script, "broken\n")
+    assert not workspace.write_text(script, "broken\n")  # an edit that returned the file as is
+    assert not workspace.write_text(script, "", append=True)
+    workspace.copy(script, script)
+    workspace.undo(script)
+    assert script.read_text() == "print('hello')\n"  # past the no-ops to the real change
+    with pytest.raises(WorkspaceError, match="no change"):
+        workspace.undo(script)
+
+
+def test_a_copy_onto_an_identical_file_is_not_an_undo_step(workspace: Workspace) -> None:
+    script, copy = workspace.resolve("train.py"), workspace.resolve("copy.py")
+    workspace.copy(script, copy)
+    workspace.copy(script, copy)
+    assert "did not exist" in workspace.undo(copy)
+    assert not copy.exists()

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from budgetml.agents.parser import IGNORED_NOTE_START, PlannerReply
+from budgetml.env.workspace import NO_CHANGE
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,6 @@ def failed_runs_in_a_row(history: Sequence[Step]) -> int:
     return count
 
 
-NO_CHANGE = "(no changes: the content is the same)"
-
-
 READ_ONLY = "is read-only for this task"
 """How a refused write to a read-only path reads (env/workspace.py): no change lifts it."""
 
@@ -114,12 +112,14 @@ READ_ONLY = "is read-only for this task"
 def known_error(history: Sequence[Step], action: str, action_input: dict[str, object]) -> int:
     """The step that took this very action, with this input, since the last change and got an
     error or changed nothing, or at any time was refused a read-only path (0: none): doing it
-    again does the same (traces: the 0.5B copied a file onto the folder `data/` step after step,
+    again does the same. An input copied from that step's line (its long texts cut short) is
+    the same input. (Traces: the 0.5B copied a file onto the folder `data/` step after step,
     sent one edit instruction five times in a row, each edit changing nothing, and copied
-    data/train.csv into the read-only data/ after every one of its edits, 7 times in 30 steps)."""
+    data/train.csv into the read-only data/ after every one of its edits, 7 times in 30 steps.)"""
     since = {step.number for step in since_last_change(history)}
     for step in reversed(history):
-        if step.reply.action != action or step.reply.action_input != action_input:
+        earlier = step.reply.action_input
+        if step.reply.action != action or action_input not in (earlier, shown_input(earlier)):
             continue
         error = step.observation.startswith("Error")
         if (error and READ_ONLY in step.observation) or (
@@ -152,11 +152,26 @@ def may_change(step: Step, name: str) -> bool:
     return is_action(step, EXECUTE) or (changed_files(step) and target(step) == name)
 
 
-def describe_step(step: Step, limit: int = 160) -> str:
+SHOWN_VALUE_CHARS = 100
+"""Longest input value a step line shows; a longer one is cut, its quotes kept."""
+
+
+def shown_input(action_input: dict[str, object]) -> dict[str, object]:
+    """An action input as a step line shows it: each long text cut short inside its quotes,
+    so the line's JSON stays closed (traces: with the JSON cut mid-string, the 1.5B wrote its
+    next edit instruction as the line's own text, "... Use the same features... -> The edited
+    file is saved to train.py. Here is the diff ...", outcome and all)."""
+    return {
+        key: value[: SHOWN_VALUE_CHARS - 1] + "…"
+        if isinstance(value, str) and len(value) > SHOWN_VALUE_CHARS
+        else value
+        for key, value in action_input.items()
+    }
+
+
+def describe_step(step: Step) -> str:
     """One line for the list of steps so far: the action, its input, the start of its result."""
-    inputs = json.dumps(step.reply.action_input, ensure_ascii=False)
-    if len(inputs) > limit:
-        inputs = inputs[: limit - 3] + "..."
+    inputs = json.dumps(shown_input(step.reply.action_input), ensure_ascii=False)
     return f"Step {step.number}: {step.reply.action} {inputs} -> {_outcome(step)}"
 
 

@@ -30,7 +30,7 @@ from budgetml.env.actions import (
     line_number,
     run_script,
 )
-from budgetml.env.workspace import WorkspaceError
+from budgetml.env.workspace import NO_CHANGE, WorkspaceError
 from budgetml.textutil import truncate_middle
 
 UNDERSTAND_PROFILE = (
@@ -352,7 +352,7 @@ def _kept_edit(
             if _gutted(old, whole(part)) is not None:
                 continue
             new, note = whole(part), ""
-        context.workspace.write_text(target, new)
+        wrote = context.workspace.write_text(target, new)
         run = run_script(context, target)
         if script_ran_cleanly(EXECUTE, run):
             tries = f" (version {version} of the edit: each before it failed)" * (version > 1)
@@ -363,7 +363,8 @@ def _kept_edit(
                 + f"\n\n{save_name} was run after the edit and ran without error{tries}. "
                 f"Its output:\n{output}"
             )
-        context.workspace.undo(target)
+        if wrote:  # a version equal to the file pushed no backup to undo
+            context.workspace.undo(target)
     raise ActionRefused(
         f"the edit was not kept: {save_name} failed when run after each of "
         f"{editing.versions} version(s) of it, so it is unchanged. The last run:\n"
@@ -509,9 +510,7 @@ def _saved(name: str, save_name: str, old: str, new: str) -> str:
             old.splitlines(), new.splitlines(), fromfile=name, tofile=save_name, lineterm=""
         )
     )
-    shown = (
-        truncate_middle(diff, MAX_DIFF_CHARS) if diff else "(no changes: the content is the same)"
-    )
+    shown = truncate_middle(diff, MAX_DIFF_CHARS) if diff else NO_CHANGE
     return (
         f"The edited file is saved to {save_name}. Here is the diff, please check if the edit "
         f"is correct and desirable:\n\n{shown}"

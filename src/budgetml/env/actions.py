@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from budgetml.env.sandbox import Sandbox
-from budgetml.env.workspace import Workspace, WorkspaceError
+from budgetml.env.workspace import NO_CHANGE, Workspace, WorkspaceError
 from budgetml.textutil import truncate_middle
 
 FINAL_ANSWER = "Final Answer"
@@ -120,21 +120,26 @@ def _read_file(context: ActionContext, args: Mapping[str, Any]) -> str:
 
 def _write_file(context: ActionContext, args: Mapping[str, Any]) -> str:
     path = context.workspace.resolve(str(args["file_name"]))
-    context.workspace.write_text(path, str(args["content"]))
-    return f"File {args['file_name']} written successfully."
+    changed = context.workspace.write_text(path, str(args["content"]))
+    return f"File {args['file_name']} written successfully." + _unchanged(changed)
 
 
 def _append_file(context: ActionContext, args: Mapping[str, Any]) -> str:
     path = context.workspace.resolve(str(args["file_name"]))
-    context.workspace.write_text(path, str(args["content"]), append=True)
-    return f"File {args['file_name']} appended successfully."
+    changed = context.workspace.write_text(path, str(args["content"]), append=True)
+    return f"File {args['file_name']} appended successfully." + _unchanged(changed)
 
 
 def _copy_file(context: ActionContext, args: Mapping[str, Any]) -> str:
     source = context.workspace.resolve(str(args["source"]))
     destination = context.workspace.resolve(str(args["destination"]))
-    context.workspace.copy(source, destination)
-    return f"File {args['source']} copied to {args['destination']}."
+    changed = context.workspace.copy(source, destination)
+    return f"File {args['source']} copied to {args['destination']}." + _unchanged(changed)
+
+
+def _unchanged(changed: bool) -> str:
+    """The note that a write left its file as it was, which the planner's history reads."""
+    return "" if changed else f" {NO_CHANGE}"
 
 
 def _undo_edit_script(context: ActionContext, args: Mapping[str, Any]) -> str:

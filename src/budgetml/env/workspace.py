@@ -8,6 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+NO_CHANGE = "(no changes: the content is the same)"
+"""What an observation says of a write that left a file as it was (no undo step either)."""
+
 
 class WorkspaceError(Exception):
     """An action asked for something the workspace refuses; the message becomes the observation."""
@@ -61,22 +64,34 @@ class Workspace:
         if path.is_dir():
             raise WorkspaceError(f"{rel} is a directory, not a file")
 
-    def write_text(self, path: Path, content: str, *, append: bool = False) -> None:
-        """Write (or append to) a file, keeping a backup of what was there for Undo Edit Script."""
+    def write_text(self, path: Path, content: str, *, append: bool = False) -> bool:
+        """Write (or append to) a file, keeping a backup of what was there for Undo Edit Script.
+        A write that leaves the file as it was is no change: it keeps no backup, so an undo
+        goes back past it (traces: the 1.5B's ames edits returned the script unchanged 7 times,
+        and its Undo Edit Script then restored one of those copies, leaving the failing line
+        in). Returns whether the file changed."""
         self.check_writable(path)
+        # "replace": a lone surrogate (from a JSON escape in a reply) is not text to keep
+        data = content.encode("utf-8", errors="replace")
+        if path.is_file() and (not data if append else path.read_bytes() == data):
+            return False
         self.back_up(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        # "replace": a lone surrogate (from a JSON escape in a reply) is not text to keep
-        with path.open("a" if append else "w", encoding="utf-8", errors="replace") as handle:
-            handle.write(content)
+        with path.open("ab" if append else "wb") as handle:
+            handle.write(data)
+        return True
 
-    def copy(self, source: Path, destination: Path) -> None:
+    def copy(self, source: Path, destination: Path) -> bool:
+        """Copy a file (see write_text: a copy onto an identical file is no change)."""
         if not source.is_file():
             raise WorkspaceError(f"{self.relative(source)} is not a file in the workspace")
         self.check_writable(destination)
+        if destination.is_file() and destination.read_bytes() == source.read_bytes():
+            return False
         self.back_up(destination)
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, destination)
+        return True
 
     def back_up(self, path: Path) -> None:
         """Push the current state of `path` (None if it does not exist) on its undo stack."""
