@@ -143,6 +143,16 @@ def guided(history: list[Step], workspace: Path) -> StepOptions:
     return step_options(ACTIONS, history, workspace, skip_known_results=True, guide_steps=True)
 
 
+def test_with_every_guided_action_refused_the_ones_the_guide_held_back_are_offered(
+    workspace: Path,
+) -> None:
+    first = guided([], workspace)
+    assert first.names == ("Execute Script",)
+    retry = first.without(frozenset({"Execute Script"}))
+    assert retry.names and "Execute Script" not in retry.names and "List Files" in retry.names
+    assert retry.without(frozenset(retry.names)).names  # never nothing to do
+
+
 def test_the_first_step_runs_a_script(workspace: Path) -> None:
     assert guided([], workspace).names == ("Execute Script",)
     assert "Execute Script" not in guided([run(1)], workspace).names  # known now

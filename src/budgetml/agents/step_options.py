@@ -101,16 +101,24 @@ class Withheld:
 class StepOptions:
     offers: tuple[Offer, ...]
     withheld: tuple[Withheld, ...] = ()
+    unguided: StepOptions | None = None
+    """The options without the step guide, for when every guided one is taken away."""
     names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", tuple(o.name for o in self.offers))
 
     def without(self, action_names: frozenset[str]) -> StepOptions:
-        """The same options less some actions (a climb for a repeat does not offer the repeat),
-        unless that would leave nothing to do."""
+        """The same options less some actions (a climb for a repeat does not offer the repeat);
+        if that leaves nothing, those the guide held back, less them (traces: budget on ames
+        ended in error at step 27, its one guided action refused 4 times as a known error),
+        and only if that too leaves nothing, all of them again."""
         kept = tuple(o for o in self.offers if o.name not in action_names)
-        return StepOptions(kept, self.withheld) if kept else self
+        if kept:
+            return StepOptions(kept, self.withheld)
+        if self.unguided is not None:
+            return self.unguided.without(action_names)
+        return self
 
 
 def step_options(
@@ -154,7 +162,10 @@ def step_options(
         if any(s.choices == () for s in shapes):
             continue
         offers.append(Offer(action, tuple(shapes)))
-    return StepOptions(tuple(offers), tuple(withheld))
+    unguided = None
+    if guided is not None:
+        unguided = step_options(actions, history, workspace, skip_known_results=skip_known_results)
+    return StepOptions(tuple(offers), tuple(withheld), unguided)
 
 
 def _shape(
