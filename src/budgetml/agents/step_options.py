@@ -101,8 +101,9 @@ class Withheld:
 class StepOptions:
     offers: tuple[Offer, ...]
     withheld: tuple[Withheld, ...] = ()
-    unguided: StepOptions | None = None
-    """The options without the step guide, for when every guided one is taken away."""
+    unguided: Callable[[], StepOptions] | None = None
+    """The options without the step guide, worked out only when every guided one is taken
+    away (most steps never need them)."""
     names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -117,7 +118,7 @@ class StepOptions:
         if kept:
             return StepOptions(kept, self.withheld)
         if self.unguided is not None:
-            return self.unguided.without(action_names)
+            return self.unguided().without(action_names)
         return self
 
 
@@ -162,10 +163,11 @@ def step_options(
         if any(s.choices == () for s in shapes):
             continue
         offers.append(Offer(action, tuple(shapes)))
-    unguided = None
-    if guided is not None:
-        unguided = step_options(actions, history, workspace, skip_known_results=skip_known_results)
-    return StepOptions(tuple(offers), tuple(withheld), unguided)
+
+    def unguided() -> StepOptions:
+        return step_options(actions, history, workspace, skip_known_results=skip_known_results)
+
+    return StepOptions(tuple(offers), tuple(withheld), unguided if guided is not None else None)
 
 
 def _shape(
