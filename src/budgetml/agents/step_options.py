@@ -135,16 +135,17 @@ def step_options(
     withheld: list[Withheld] = []
     offers: list[Offer] = []
     guided = guide(history) if guide_steps else None
+    shaped = workspace is not None and skip_known_results
+    files, folders = _listing(workspace) if shaped and workspace is not None else ([], [])
+    scripts = [f for f in files if f.endswith(".py")]
+    can_undo = undoable(history) if shaped else frozenset()
     for action in actions:
         if guided is not None and action.name not in guided[0] and action.name != EXPERT:
             withheld.append(Withheld(action.name, guided[1]))
             continue
-        if workspace is None or not skip_known_results:  # the paper's: every input is free
+        if not shaped:  # the paper's: every input is free
             shapes = [_free(key) for key in action.input_names]
         else:
-            files, folders = _listing(workspace)
-            scripts = [f for f in files if f.endswith(".py")]
-            can_undo = undoable(history)
             shapes = [
                 _shape(key, action, files, scripts, folders, can_undo) for key in action.input_names
             ]
