@@ -22,13 +22,13 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.bench fixtures
 
 from budgetml.bench.executors import LocalExecutor  # noqa: E402
 from budgetml.bench.store import ResultStore  # noqa: E402
 from budgetml.bench.sweep import RESULTS_FILE, plan_sweep, run_sweep  # noqa: E402
-from budgetml.trace import read_trace  # noqa: E402
 from tests.bench.conftest import make_inputs, write_config  # noqa: E402
 
 
@@ -62,6 +62,18 @@ def sweep(tasks: list[str], config: str, runs: int, workers: int, out: Path) -> 
     elapsed = time.perf_counter() - started
     assert outcome.finished == len(specs), outcome
     return elapsed
+
+
+def read_trace(path: Path) -> list[dict[str, Any]]:
+    """The trace's lines as JSON objects (a torn last line skipped)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    events = []
+    for line in lines:
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return events
 
 
 def step_times(out: Path) -> tuple[dict[str, list[float]], list[float], list[float], list[float]]:

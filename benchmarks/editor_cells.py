@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from budgetml.agents.history import EXECUTE, script_ran_cleanly
-from budgetml.config import ModelEntry, RunConfig
+from budgetml.config import ModelEntry, Price, RunConfig, SandboxConfig
 from budgetml.env.task import find_task
 from budgetml.run import start_run
 
@@ -100,8 +100,8 @@ def _config(cell: Path, script: str, instruction: str, worker: str) -> RunConfig
         max_steps=3,
         skip_known_results=False,
         guide_steps=False,
-        sandbox={"output_limit_chars": 4000},
-        prices={worker: {"input": 0.0, "output": 0.0}},
+        sandbox=SandboxConfig(output_limit_chars=4000),
+        prices={worker: Price(input=0.0, output=0.0)},
     )
 
 

@@ -106,6 +106,31 @@ def test_final_answer_needs_a_change_that_then_ran_cleanly(workspace: Path) -> N
     assert "Final Answer" in options([run(1), edit(2), run(3)], workspace).names
 
 
+def undo(number: int) -> Step:
+    return step(
+        number, "Undo Edit Script", "Content of train.py after undo", script_name="train.py"
+    )
+
+
+def test_a_script_is_not_run_again_once_the_edits_since_its_run_are_undone(
+    workspace: Path,
+) -> None:
+    history = [run(1), edit(2), run(3), undo(4)]
+    opts = options(history, workspace)
+    assert "Execute Script" not in opts.names
+    assert any("step 1" in w.why for w in opts.withheld if w.what == "Execute Script train.py")
+    redone = [run(1), edit(2), run(3), edit(4), undo(5)]  # back to the state step 3 ran
+    assert "Execute Script" not in options(redone, workspace).names
+    other = [run(1), edit(2), run(3, script="other.py"), undo(4)]  # another script ran since
+    assert "Execute Script" in options(other, workspace).names
+
+
+def test_final_answer_is_not_offered_once_the_tested_change_is_undone(workspace: Path) -> None:
+    assert "Final Answer" not in options([run(1), edit(2), run(3), undo(4)], workspace).names
+    kept = [run(1), edit(2), run(3), edit(4), run(5, FAILED), undo(6)]  # back to step 3's state
+    assert "Final Answer" in options(kept, workspace).names
+
+
 def test_switched_off_everything_is_offered_as_in_the_paper(workspace: Path) -> None:
     opts = options([run(1)], workspace, skip=False)
     assert opts.names == tuple(a.name for a in ACTIONS)

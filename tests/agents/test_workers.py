@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from budgetml.agents import workers
+from budgetml.agents.history import SAME_CODE, Step, changed_files
 from budgetml.agents.llm_worker import LLMWorker
 from budgetml.agents.memory import REFLECTION_PROFILE, ResearchLog, summarise_step
+from budgetml.agents.parser import PlannerReply
 from budgetml.agents.workers import EDIT_PROFILE, UNDERSTAND_PROFILE, worker_actions
 from budgetml.config import Price
 from budgetml.env.actions import ACTIONS, Action, ActionContext, execute
@@ -318,6 +320,33 @@ def test_undo_restores_the_file_after_an_ai_edit(context: ActionContext, tmp_pat
     edit(worker, context, tmp_path, save_name="train.py")
     execute(UNDO, context, {"script_name": "train.py"}, 10_000)
     assert read(context, "train.py") == "print('hello')\n"
+
+
+def test_an_edit_of_layout_or_comments_only_is_not_saved_and_says_it_changed_nothing(
+    context: ActionContext, tmp_path: Path
+) -> None:
+    layout = "```python\n# greet\n\nprint( 'hello' )\n```"
+    worker, _ = scripted(tmp_path, [layout])
+    paper = {a.name: a for a in worker_actions(worker, ResearchLog(tmp_path / "log.md"), "", False)}
+    args = {"script_name": "train.py", "edit_instruction": "x", "save_name": "train.py"}
+    assert execute(paper["Edit Script (AI)"], context, args, 10_000).startswith("The edited file")
+    execute(UNDO, context, {"script_name": "train.py"}, 10_000)  # the paper's: saved, undoable
+    worker, _ = scripted(tmp_path, [layout])
+    log = ResearchLog(tmp_path / "log.md")
+    skipping = {a.name: a for a in worker_actions(worker, log, "", False, skip_same_code=True)}
+    observation = execute(skipping["Edit Script (AI)"], context, args, 10_000)
+    assert SAME_CODE in observation and not observation.startswith("The edited file is saved")
+    assert read(context, "train.py") == "print('hello')\n"
+    undo = execute(UNDO, context, {"script_name": "train.py"}, 10_000)
+    assert "no change to train.py left to undo" in undo
+    step = Step(1, PlannerReply("Edit Script (AI)", {"save_name": "train.py"}, {}, ""), observation)
+    assert not changed_files(step)
+
+
+def test_an_edit_that_changes_a_value_is_saved(context: ActionContext, tmp_path: Path) -> None:
+    worker, _ = scripted(tmp_path, ["```python\n# greet\nprint('hello!')\n```"])
+    assert edit(worker, context, tmp_path, save_name="train.py").startswith("The edited file")
+    assert read(context, "train.py") == "# greet\nprint('hello!')\n"
 
 
 @pytest.mark.parametrize(

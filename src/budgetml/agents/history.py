@@ -41,12 +41,22 @@ def is_action(step: Step, action: str) -> bool:
     return step.reply.action == action
 
 
+SAME_CODE = "(no changes to the code: only blank lines, spacing or comments differ)"
+"""How an edit that left a Python script's code as it was reads (agents/workers.py): nothing
+was saved (traces: the 0.5B's edits of titanic's train.py removed one blank line, three times
+in 24 steps, each then run for the same score)."""
+
+
 def changed_files(step: Step) -> bool:
     """The step's action changed a file and says it did (an error or an empty edit did not)."""
     if step.reply.action not in CHANGES_FILES:
         return False
     observation = step.observation
-    return not observation.startswith("Error") and NO_CHANGE not in observation
+    return not observation.startswith("Error") and not changed_nothing(observation)
+
+
+def changed_nothing(observation: str) -> bool:
+    return NO_CHANGE in observation or SAME_CODE in observation
 
 
 def ran_cleanly(step: Step) -> bool:
@@ -77,22 +87,43 @@ def since_last_change(history: Sequence[Step]) -> list[Step]:
     return list(history[changes[-1] + 1 :] if changes else history)
 
 
+State = frozenset[tuple[str, int]]
+"""What the workspace's changed files hold: (file, the step whose change it holds now); a file
+as it was at the start is not in it, so the start is the empty state."""
+
+
+def states(history: Sequence[Step]) -> list[State]:
+    """The state after each step. An undo takes its file back to the change before, as the
+    workspace's undo stack does, so the edits undone since a run leave the state of that run."""
+    changes: dict[str, list[int]] = {}
+    after: list[State] = []
+    for step in history:
+        if changed_files(step):
+            stack = changes.setdefault(target(step), [])
+            if not is_action(step, "Undo Edit Script"):
+                stack.append(step.number)
+            elif stack:
+                stack.pop()
+        after.append(frozenset((name, stack[-1]) for name, stack in changes.items() if stack))
+    return after
+
+
 def tested_change(history: Sequence[Step]) -> bool:
-    """Something was changed and a script ran cleanly after the last change."""
-    changes = [i for i, s in enumerate(history) if changed_files(s)]
-    return bool(changes) and any(ran_cleanly(s) for s in history[changes[-1] + 1 :])
+    """The workspace holds a change and a script ran cleanly on it as it is now (traces: budget
+    on titanic undid its one edit, ran the starter again and gave the final answer at the
+    baseline's score, with 11 steps left)."""
+    after = states(history)
+    now = after[-1] if after else frozenset()
+    return bool(now) and any(
+        ran_cleanly(s) and a == now for s, a in zip(history, after, strict=True)
+    )
 
 
 def undoable(history: Sequence[Step]) -> frozenset[str]:
     """Files with a change left to undo (traces: the 0.5B asked for Undo Edit Script three times
     with nothing to undo)."""
-    changes: dict[str, int] = {}
-    for step in history:
-        if not changed_files(step):
-            continue
-        name = target(step)
-        changes[name] = changes.get(name, 0) + (-1 if is_action(step, "Undo Edit Script") else 1)
-    return frozenset(name for name, count in changes.items() if count > 0)
+    after = states(history)
+    return frozenset(name for name, _ in after[-1]) if after else frozenset()
 
 
 def failed_runs_in_a_row(history: Sequence[Step]) -> int:
@@ -123,7 +154,7 @@ def known_error(history: Sequence[Step], action: str, action_input: dict[str, ob
             continue
         error = step.observation.startswith("Error")
         if (error and READ_ONLY in step.observation) or (
-            step.number in since and (error or NO_CHANGE in step.observation)
+            step.number in since and (error or changed_nothing(step.observation))
         ):
             return step.number
     return 0

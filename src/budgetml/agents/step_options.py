@@ -23,7 +23,7 @@ from budgetml.agents.history import (
     Step,
     is_action,
     may_change,
-    since_last_change,
+    states,
     tested_change,
     undoable,
 )
@@ -131,7 +131,6 @@ def step_options(
     guide_steps: bool = False,
 ) -> StepOptions:
     """The actions offered after `history`, their inputs shaped by the files in `workspace`."""
-    since = since_last_change(history)
     withheld: list[Withheld] = []
     offers: list[Offer] = []
     guided = guide(history) if guide_steps else None
@@ -150,7 +149,7 @@ def step_options(
                 _shape(key, action, files, scripts, folders, can_undo) for key in action.input_names
             ]
         if skip_known_results:
-            shapes, why = _drop_known(action, shapes, since, history, workspace)
+            shapes, why = _drop_known(action, shapes, history, workspace)
             withheld += why
             if action.name == FINAL_ANSWER and not tested_change(history):
                 withheld.append(
@@ -214,15 +213,16 @@ def _free(key: str) -> InputShape:
 def _drop_known(
     action: Action,
     shapes: list[InputShape],
-    since: Sequence[Step],
     history: Sequence[Step],
     workspace: Path | None,
 ) -> tuple[list[InputShape], list[Withheld]]:
-    """Remove the input values whose result the history holds: a script run after the last
-    change (`since`), a folder listed or a file read after the last step that could have
-    changed it (an edit of train.py changes neither the folder's listing nor the data)."""
+    """Remove the input values whose result the history holds: a script run on the workspace
+    as it is now, a folder listed or a file read after the last step that could have changed
+    it (an edit of train.py changes neither the folder's listing nor the data)."""
+    since = "nothing it reads has changed since step {}"
     if action.name == EXECUTE:
-        known, key = _known_runs(since), "script_name"
+        known, key = known_runs(history), "script_name"
+        since = "the workspace is as it was when it ran at step {}"
     elif action.name == LIST:
         known, key = _known_listings(history, workspace), "dir_path"
     elif action.name in READS_A_FILE:
@@ -238,7 +238,7 @@ def _drop_known(
             withheld += [
                 Withheld(
                     f"{action.name} {name}",
-                    f"its result is known: nothing it reads has changed since step {known[name]}",
+                    "its result is known: " + since.format(known[name]),
                 )
                 for name in dropped
             ]
@@ -276,14 +276,23 @@ def _known_listings(history: Sequence[Step], workspace: Path | None) -> dict[str
     return known
 
 
-def _known_runs(since: Sequence[Step]) -> dict[str, int]:
-    """Scripts whose last run comes after the last change, unless another script ran after it
-    (that one may have written what this one reads)."""
-    runs = [s for s in since if is_action(s, EXECUTE)]
+def known_runs(history: Sequence[Step]) -> dict[str, int]:
+    """The script that ran last, if the workspace is as it was at one of its runs since any
+    other script ran (that one may have written what this one reads): nothing changed since,
+    or the changes since were undone (traces: the 0.5B undid its edit of titanic's train.py and
+    ran the starter again for its known score, three times in 24 steps)."""
+    after = states(history)
+    runs = [(s, a) for s, a in zip(history, after, strict=True) if is_action(s, EXECUTE)]
     if not runs:
         return {}
-    last = str(runs[-1].reply.action_input.get("script_name"))
-    return {last: runs[-1].number}
+    now = after[-1]
+    last = runs[-1][0].reply.action_input.get("script_name")
+    for run, state in reversed(runs):
+        if run.reply.action_input.get("script_name") != last:
+            break
+        if state == now:
+            return {str(last): run.number}
+    return {}
 
 
 def _listing(root: Path) -> tuple[list[str], list[str]]:

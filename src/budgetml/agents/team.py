@@ -76,6 +76,7 @@ def assemble_team(
             last_run=lambda script: last_run_of(planner.history, script),
             last_failure=lambda script: last_run_of(planner.history, script, failed=True),
             edit_versions=config.edit_versions,
+            skip_same_code=config.skip_known_results,
         )
     )
     if config.expert is not None:

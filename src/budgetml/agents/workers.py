@@ -8,6 +8,7 @@ uses the REFLECTION_PROFILE of memory.py, which research-log summaries and retri
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import difflib
 import re
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from budgetml.agents.history import EXECUTE, script_ran_cleanly
+from budgetml.agents.history import EXECUTE, SAME_CODE, script_ran_cleanly
 from budgetml.agents.llm_worker import LLMWorker
 from budgetml.agents.memory import REFLECTION_PROFILE, ResearchLog, retrieve
 from budgetml.agents.prompting import TEMPLATES
@@ -80,9 +81,10 @@ def worker_actions(
     last_run: LastRun = lambda script: None,
     last_failure: LastRun = lambda script: None,
     edit_versions: int = 0,
+    skip_same_code: bool = False,
 ) -> tuple[Action, ...]:
     """The worker actions; Append Summary and Retrieval only with retrieval on (the paper's R)."""
-    editing = EditContext(research_problem, last_run, last_failure, edit_versions)
+    editing = EditContext(research_problem, last_run, last_failure, edit_versions, skip_same_code)
     always = (
         Action(
             "Understand File",
@@ -213,6 +215,9 @@ class EditContext:
     versions: int = 0
     """How many versions of an edit of a Python script are run before one is kept (0: saved
     unrun, the paper's); see `_kept_edit`."""
+    skip_same_code: bool = False
+    """An edit in place that leaves a Python script's code as it was (only its layout or
+    comments differ) is not saved: its run's result is known (`skip_known_results`)."""
 
     def render(self, workspace: Path, script_name: str) -> dict[str, Any]:
         run = self.last_run(script_name)
@@ -330,6 +335,12 @@ def _kept_edit(
     name, save_name = names
     target = context.workspace.resolve(save_name)
     new, note, part = _compiling_code(worker, prompt, old, save_name, whole)
+    if editing.skip_same_code and name == save_name and _same_code(old, new, save_name):
+        return (
+            f"{save_name} is unchanged: the edit changed only blank lines, spacing or comments, "
+            f"so the script would run as before, and it was not saved. Ask for a change to what "
+            f"the code does. {SAME_CODE}"
+        )
     if editing.versions == 0 or not save_name.endswith(".py"):
         context.workspace.write_text(target, new)
         return _saved(name, save_name, old, new) + note
@@ -406,6 +417,17 @@ def _gutted(old: str, new: str) -> str | None:
     if before >= MIN_LINES_TO_GUT and after < before / 3:
         return f"your code has {after} line(s) where the file had {before}; return all of it"
     return None
+
+
+def _same_code(old: str, new: str, name: str) -> bool:
+    """Two different texts of one Python script that parse to the same code: an edit of its
+    layout or comments only, which cannot change a run."""
+    if old == new or not name.endswith(".py"):
+        return False
+    try:
+        return ast.dump(ast.parse(old)) == ast.dump(ast.parse(new))
+    except (SyntaxError, ValueError):
+        return False
 
 
 def _syntax_error(code: str, name: str) -> str | None:

@@ -1,0 +1,92 @@
+"""Recorded runs read again under this commit's step rules, with no model call: how many of
+their steps this commit would not have offered, so a rule built from one trace is counted on
+every finished run before it is run anew.
+
+It counts, per run: Execute Script steps, and those whose result this commit holds known
+(`known_runs`: the workspace as it was at an earlier run of that script); Final Answer steps,
+and those given with no tested change in place (`tested_change`); edits, and those whose diff
+changed only blank lines or comments (which this commit does not save; a diff cut short, or
+a change of spacing inside a line, is not counted). The counts are upper bounds on the steps
+saved: a step not offered is replaced by another, which the trace cannot show.
+
+    .venv/bin/python benchmarks/recorded_steps.py experiments/results/embedded-team*
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from budgetml.agents.history import EXECUTE, Step, is_action, tested_change
+from budgetml.agents.step_options import known_runs
+from budgetml.env.actions import FINAL_ANSWER
+from budgetml.resume import recorded_step
+from budgetml.run_dir import RunDir
+from budgetml.trace import StepDone
+
+EDITS = frozenset({"Edit Script (AI)", "Edit Script Segment (AI)"})
+COUNTS = (
+    "steps",
+    "runs",
+    "known runs",
+    "final answers",
+    "untested",
+    "edits",
+    "layout-only edits",
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sweeps", type=Path, nargs="+", help="sweep folders (with runs/)")
+    args = parser.parse_args()
+    totals = dict.fromkeys(COUNTS, 0)
+    print("| run | " + " | ".join(COUNTS) + " |")
+    print("|---" * (len(COUNTS) + 1) + "|")
+    for run_dir in _run_dirs(args.sweeps):
+        history = [recorded_step(e) for e in RunDir(run_dir).events() if isinstance(e, StepDone)]
+        counts = count(history)
+        totals = {key: totals[key] + counts[key] for key in COUNTS}
+        print(f"| {run_dir} | " + " | ".join(str(counts[key]) for key in COUNTS) + " |")
+    print("| **all** | " + " | ".join(str(totals[key]) for key in COUNTS) + " |")
+
+
+def count(history: Sequence[Step]) -> dict[str, int]:
+    counts = dict.fromkeys(COUNTS, 0)
+    counts["steps"] = len(history)
+    for index, step in enumerate(history):
+        before = history[:index]
+        if is_action(step, EXECUTE):
+            script = str(step.reply.action_input.get("script_name"))
+            counts["runs"] += 1
+            counts["known runs"] += script in known_runs(before)
+        elif is_action(step, FINAL_ANSWER):
+            counts["final answers"] += 1
+            counts["untested"] += not tested_change(before)
+        elif step.reply.action in EDITS:
+            counts["edits"] += 1
+            counts["layout-only edits"] += layout_only(step.observation)
+    return counts
+
+
+def layout_only(observation: str) -> bool:
+    """A whole diff (not cut short) whose changed lines are all blank or comments."""
+    if "--- " not in observation or "[..." in observation:
+        return False
+    changed = [
+        line[1:].strip()
+        for line in observation.splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    return bool(changed) and all(not line or line.startswith("#") for line in changed)
+
+
+def _run_dirs(sweeps: Sequence[Path]) -> Iterator[Path]:
+    for sweep in sweeps:
+        traces = sweep.glob("runs/*/*/seed-*/trace.jsonl")  # not seed-N.attemptK: set aside
+        yield from sorted(p.parent for p in traces if p.parent.name[5:].isdigit())
+
+
+if __name__ == "__main__":
+    main()
