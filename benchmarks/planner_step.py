@@ -18,10 +18,13 @@ import argparse
 import shutil
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
+from budgetml.agents.history import EXECUTE, Step, script_ran_cleanly
 from budgetml.agents.reply_format import reply_format
 from budgetml.agents.team import assemble_team
+from budgetml.env.columns import missing_column_note
 from budgetml.llm.base import Completion, Message
 from budgetml.llm.stack import build_models
 from budgetml.resume import recorded_step
@@ -53,6 +56,12 @@ def main() -> None:
     parser.add_argument("--step", type=int, required=True, help="the step to plan again")
     parser.add_argument("--samples", type=int, default=3, help="seeds 0..K-1 per prompt")
     parser.add_argument("--level", type=int, default=-1, help="cascade level (-1: the top)")
+    parser.add_argument(
+        "--column-notes",
+        action="store_true",
+        help="give each failed run of the history this commit's note on a missing column",
+    )
+    parser.add_argument("--skip-recorded", action="store_true", help="sample this commit only")
     args = parser.parse_args()
     layout = RunDir(args.run_dir)
     config = layout.read_config()
@@ -71,6 +80,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         workspace = Path(scratch) / "workspace"
         shutil.copytree(snapshots[-1] if snapshots else task.root, workspace, symlinks=True)
+        if args.column_notes:
+            history = tuple(_with_column_note(step, workspace) for step in history)
         copies = {"recorded": 0, "this commit": 0}
         for seed in range(args.samples):
             with build_models(config, seed) as models:
@@ -89,7 +100,7 @@ def main() -> None:
                 shape = reply_format(planner.options(history))
                 model = models.for_entry(entry)
                 for name, messages in (("recorded", recorded), ("this commit", rendered)):
-                    if not messages:
+                    if not messages or (name == "recorded" and args.skip_recorded):
                         continue
                     completion = model.complete(
                         messages,
@@ -103,9 +114,18 @@ def main() -> None:
                     print(f"--- {name}, seed {seed}: copies a step line: {copied}", flush=True)
                     print(_action_lines(completion.text), flush=True)
         for name, count in copies.items():
-            if name == "recorded" and not recorded:
+            if name == "recorded" and (not recorded or args.skip_recorded):
                 continue
             print(f"{name}: {count} of {args.samples} replies copy a step line into an input")
+
+
+def _with_column_note(step: Step, workspace: Path) -> Step:
+    """The step as a run at this commit would have recorded it: a failed Execute Script whose
+    KeyError names a column no CSV file has ends with env/columns.py's note."""
+    if step.reply.action != EXECUTE or script_ran_cleanly(EXECUTE, step.observation):
+        return step
+    note = missing_column_note(step.observation, workspace)
+    return replace(step, observation=f"{step.observation}\n{note}") if note else step
 
 
 def _first_planner_call(events: Sequence[Event], step: int) -> list[Message]:
