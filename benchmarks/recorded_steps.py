@@ -18,14 +18,13 @@ import argparse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from budgetml.agents.history import EXECUTE, Step, is_action, tested_change
+from budgetml.agents.history import EDITS, EXECUTE, Step, failed_edit, is_action, tested_change
 from budgetml.agents.step_options import known_runs
 from budgetml.env.actions import FINAL_ANSWER
 from budgetml.resume import recorded_step
 from budgetml.run_dir import RunDir
 from budgetml.trace import StepDone
 
-EDITS = frozenset({"Edit Script (AI)", "Edit Script Segment (AI)"})
 COUNTS = (
     "steps",
     "runs",
@@ -34,6 +33,7 @@ COUNTS = (
     "untested",
     "edits",
     "layout-only edits",
+    "failed edits again",
 )
 
 
@@ -67,6 +67,9 @@ def count(history: Sequence[Step]) -> dict[str, int]:
         elif step.reply.action in EDITS:
             counts["edits"] += 1
             counts["layout-only edits"] += layout_only(step.observation)
+            counts["failed edits again"] += bool(
+                failed_edit(before, step.reply.action, step.reply.action_input)
+            )
     return counts
 
 

@@ -182,3 +182,41 @@ def test_retrieval_on_summarises_each_step_and_recalls_before_planning(
         if e.agent == "planner"
     ]
     assert "recalled" in prompts[-1].messages[1]["content"]
+
+
+def test_an_edit_that_failed_when_run_is_written_afresh_when_asked_again(
+    mlab_task: Path, tmp_path: Path
+) -> None:
+    """Edit, run (fails), undo, the same edit again: the second is sampled at the retry
+    temperature and told of the first (traces: budget on titanic, four times in 30 steps)."""
+    edit: dict[str, object] = {
+        "script_name": "train.py",
+        "edit_instruction": "raise the rate",
+        "save_name": "train.py",
+    }
+    planner = [
+        answer("Edit Script (AI)", edit),
+        answer("Execute Script", {"script_name": "train.py"}),
+        answer("Undo Edit Script", {"script_name": "train.py"}),
+        answer("Edit Script (AI)", edit),
+        answer("Execute Script", {"script_name": "train.py"}),
+        answer("Final Answer", {"final_answer": "rate raised"}),
+    ]
+    good = (mlab_task / "env" / "train.py").read_text().replace("= 0.1", "= 0.3")
+    worker = ["```python\nraise SystemExit(1)\n```", f"```python\n{good}```"]
+    model = RecordingModel("fixed", {"planner": planner, "worker": worker})
+    config = RunConfig(planner=[ModelEntry(model="fixed")], guide_steps=False)
+    summary = start_run(
+        load_task(mlab_task),
+        config,
+        config_label="t",
+        run_dir=tmp_path / "run",
+        make_model=lambda entry: model,
+    )
+    assert model.replies == {"planner": [], "worker": []}
+    assert [t for agent, t in model.temperatures if agent == "worker"] == [0.01, 0.7]
+    calls = of_kind(read_events(tmp_path / "run/trace.jsonl"), LlmCall)
+    prompts = [c.messages[1]["content"] for c in calls if c.agent == "worker"]
+    assert "carried out on this same file at step 1" not in prompts[0]
+    assert "carried out on this same file at step 1" in prompts[1]
+    assert summary.steps == 6 and summary.score == pytest.approx(0.8)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from budgetml.agents.history import Step, describe_step, known_error, known_lines
+from budgetml.agents.history import Step, describe_step, failed_edit, known_error, known_lines
 from budgetml.agents.parser import PlannerReply
 from budgetml.agents.step_options import StepOptions, step_options
 from budgetml.env.actions import ACTIONS, listing
@@ -280,3 +280,30 @@ def test_lines_shown_are_known_until_a_run_or_a_change_to_that_file() -> None:
     assert not known_lines([shown, other], {**lines, "end_line_number": 40})
     assert not known_lines([shown, edit(2)], lines)
     assert not known_lines([shown, run(2)], lines)
+
+
+EDIT_X = {"script_name": "train.py", "edit_instruction": "x", "save_name": "train.py"}
+UNDO_TRAIN = {"script_name": "train.py"}
+
+
+def test_an_edit_whose_run_failed_is_known_to_fail_once_its_script_is_back_as_it_was() -> None:
+    undo = step(3, "Undo Edit Script", "Content of train.py after undo: ...", **UNDO_TRAIN)
+    history = [edit(1), run(2, FAILED), undo]
+    assert failed_edit(history, "Edit Script (AI)", EDIT_X) == 1
+    assert not failed_edit(history, "Edit Script (AI)", {**EDIT_X, "edit_instruction": "y"})
+    assert not failed_edit(history[:2], "Edit Script (AI)", EDIT_X)  # the script holds step 1's
+    assert not failed_edit(history, "Execute Script", {"script_name": "train.py"})
+
+
+def test_an_edit_whose_run_was_clean_or_not_yet_run_is_not_known_to_fail() -> None:
+    undo = step(3, "Undo Edit Script", "Content of train.py after undo: ...", **UNDO_TRAIN)
+    assert not failed_edit([edit(1), run(2), undo], "Edit Script (AI)", EDIT_X)
+    assert not failed_edit([edit(1), undo], "Edit Script (AI)", EDIT_X)
+
+
+def test_an_edit_that_changed_nothing_is_known_to_fail_while_its_script_holds_the_same() -> None:
+    same = edit(2, f"The edited file is saved to train.py. {NO_CHANGE}")
+    copy = step(3, "Copy File", "File data/train.csv copied to t.csv.", source="a", destination="t")
+    assert failed_edit([edit(1), same, copy], "Edit Script (AI)", EDIT_X) == 2
+    assert not known_error([edit(1), same, copy], "Edit Script (AI)", EDIT_X)  # a copy reset it
+    assert not failed_edit([edit(1), same, copy, edit(4)], "Edit Script (AI)", EDIT_X)

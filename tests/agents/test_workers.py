@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -641,6 +641,54 @@ def test_an_undone_failure_is_still_shown_so_the_same_edit_is_not_made_again(
     execute(edit_action, context, args, 100_000)
     assert "An earlier edit of it failed" in recorder.prompts[0]
     assert "columns overlap" in recorder.prompts[0]
+
+
+def repeat_edit(
+    worker: LLMWorker, context: ActionContext, tmp_path: Path, failed_at: int, action: str
+) -> str:
+    """An edit whose `failed_before` says the same edit failed at step `failed_at` (0: never)."""
+    log = ResearchLog(tmp_path / "run" / "research_log.md")
+    asked: list[tuple[str, dict[str, object]]] = []
+
+    def failed_before(name: str, args: Mapping[str, object]) -> int:
+        asked.append((name, dict(args)))
+        return failed_at
+
+    edit_action = {
+        a.name: a for a in worker_actions(worker, log, PROBLEM, False, failed_before=failed_before)
+    }[action]
+    args: dict[str, object] = {"script_name": "train.py", "edit_instruction": "x"}
+    if action == "Edit Script Segment (AI)":
+        args |= {"start_line_number": 1, "end_line_number": 1}
+    observation = execute(edit_action, context, args | {"save_name": "train.py"}, 100_000)
+    assert asked == [(action, args | {"save_name": "train.py"})]
+    return observation
+
+
+@pytest.mark.parametrize("action", ["Edit Script (AI)", "Edit Script Segment (AI)"])
+def test_an_edit_that_failed_before_on_this_script_is_sampled_afresh_and_told_so(
+    context: ActionContext, tmp_path: Path, action: str
+) -> None:
+    (context.workspace.root / "train.py").write_text("print('old')\n")
+    model, recorder = FixedReplyModel("```python\nprint('new')\n```"), Recorder()
+    worker = LLMWorker(model, 2000, 0.01, recorder)
+    repeat_edit(worker, context, tmp_path, 4, action)
+    assert [temperature for _, temperature, _, _ in model.asked] == [workers.RETRY_TEMPERATURE]
+    assert (
+        "This very instruction was carried out on this same file at step 4" in (recorder.prompts[0])
+    )
+    assert read(context, "train.py") == "print('new')\n"
+
+
+def test_an_edit_not_made_before_is_sampled_at_the_worker_temperature_and_told_nothing(
+    context: ActionContext, tmp_path: Path
+) -> None:
+    (context.workspace.root / "train.py").write_text("print('old')\n")
+    model, recorder = FixedReplyModel("```python\nprint('new')\n```"), Recorder()
+    worker = LLMWorker(model, 2000, 0.01, recorder)
+    repeat_edit(worker, context, tmp_path, 0, "Edit Script (AI)")
+    assert [temperature for _, temperature, _, _ in model.asked] == [0.01]
+    assert "This very instruction" not in recorder.prompts[0]
 
 
 # --- edits that must run (edit_versions) --------------------------------------------------------

@@ -160,6 +160,50 @@ def known_error(history: Sequence[Step], action: str, action_input: dict[str, ob
     return 0
 
 
+EDITS = frozenset({"Edit Script (AI)", "Edit Script Segment (AI)"})
+
+
+def failed_edit(history: Sequence[Step], action: str, action_input: dict[str, object]) -> int:
+    """The last step that made this very edit of the script as it is now and failed (0: none):
+    the edit gave an error or changed nothing, or the script's next run, before another change
+    to it, failed. (Traces: budget on titanic sent "Change the model to a different one and the
+    settings to improve the accuracy" to the starter four times, each edit failing at the same
+    column join when run and undone; the 1.5B asked to "Add the 'fare' column" of one script
+    three times, each run failing on the column the data lacks.)"""
+    if action not in EDITS:
+        return 0
+    after = states(history)
+    name = str(action_input.get("script_name"))
+    now = _holds(after[-1] if after else frozenset(), name)
+    for index in range(len(history) - 1, -1, -1):
+        step = history[index]
+        earlier = step.reply.action_input
+        if step.reply.action != action or action_input not in (earlier, shown_input(earlier)):
+            continue
+        before = _holds(after[index - 1] if index else frozenset(), name)
+        if before == now and _edit_failed(history[index:], name):
+            return step.number
+    return 0
+
+
+def _holds(state: State, name: str) -> int:
+    """The step whose change file `name` holds in `state` (0: as it was at the start)."""
+    return next((number for file, number in state if file == name), 0)
+
+
+def _edit_failed(steps: Sequence[Step], name: str) -> bool:
+    """`steps[0]`, an edit of `name`, failed: an error, no change, or its next run failed."""
+    edit = steps[0]
+    if edit.observation.startswith("Error") or changed_nothing(edit.observation):
+        return True
+    for step in steps[1:]:
+        if is_action(step, EXECUTE) and step.reply.action_input.get("script_name") == name:
+            return not ran_cleanly(step)
+        if changed_files(step) and target(step) == name:
+            return False
+    return False
+
+
 def known_lines(history: Sequence[Step], action_input: dict[str, object]) -> int:
     """The step that showed these very lines with Inspect Script Lines, with no step since
     that could have changed the file (a script run, a change to it); 0: none (traces: budget's

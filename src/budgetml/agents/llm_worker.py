@@ -18,11 +18,19 @@ class LLMWorker:
     temperature: float
     recorder: CallRecorder
 
-    def ask(self, profile: str, prompt: str, max_tokens: int | None = None) -> str:
+    def ask(
+        self,
+        profile: str,
+        prompt: str,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> str:
         """One call, the role's profile as system prompt. Budget and model errors propagate.
 
-        `max_tokens` lowers the role's cap for replies that must stay short."""
-        return self._call([Message("system", profile), Message("user", prompt)], max_tokens)
+        `max_tokens` lowers the role's cap for replies that must stay short; `temperature`
+        raises the worker's for a sample unlike one that failed before."""
+        messages = [Message("system", profile), Message("user", prompt)]
+        return self._call(messages, max_tokens, temperature)
 
     def ask_again(
         self,

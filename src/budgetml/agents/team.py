@@ -10,7 +10,7 @@ from pathlib import Path
 
 from budgetml.agents.cascade import Cascade, Level, Lifelines
 from budgetml.agents.expert import expert_action
-from budgetml.agents.history import Step, ran_cleanly
+from budgetml.agents.history import Step, failed_edit, ran_cleanly
 from budgetml.agents.llm_worker import LLMWorker
 from budgetml.agents.memory import ResearchLog, retrieve, summarise_step
 from budgetml.agents.planner import Planner
@@ -77,6 +77,11 @@ def assemble_team(
             last_failure=lambda script: last_run_of(planner.history, script, failed=True),
             edit_versions=config.edit_versions,
             skip_same_code=config.skip_known_results,
+            failed_before=(
+                (lambda action, args: failed_edit(planner.history, action, dict(args)))
+                if config.skip_known_results
+                else (lambda action, args: 0)
+            ),
         )
     )
     if config.expert is not None:

@@ -71,6 +71,9 @@ class _Part:
 
 LastRun = Callable[[str], "str | None"]
 """The observation of a script's last run in this run, or None: what an edit may fix."""
+FailedBefore = Callable[[str, Mapping[str, Any]], int]
+"""The step that made this very edit (action, input) of the script as it is now and failed
+(history.failed_edit), or 0."""
 
 
 def worker_actions(
@@ -82,9 +85,12 @@ def worker_actions(
     last_failure: LastRun = lambda script: None,
     edit_versions: int = 0,
     skip_same_code: bool = False,
+    failed_before: FailedBefore = lambda action, args: 0,
 ) -> tuple[Action, ...]:
     """The worker actions; Append Summary and Retrieval only with retrieval on (the paper's R)."""
-    editing = EditContext(research_problem, last_run, last_failure, edit_versions, skip_same_code)
+    editing = EditContext(
+        research_problem, last_run, last_failure, edit_versions, skip_same_code, failed_before
+    )
     always = (
         Action(
             "Understand File",
@@ -218,6 +224,11 @@ class EditContext:
     skip_same_code: bool = False
     """An edit in place that leaves a Python script's code as it was (only its layout or
     comments differ) is not saved: its run's result is known (`skip_known_results`)."""
+    failed_before: FailedBefore = lambda action, args: 0
+    """An edit made before, of the script as it is now, that failed: the repeat is sampled
+    afresh at RETRY_TEMPERATURE and told so (`skip_known_results`; traces: at the worker's
+    0.01, budget's titanic editor turned the same instruction into the same failing script
+    four times, while at 0.7 the same instruction gave a script that ran in 2 of 4 samples)."""
 
     def render(self, workspace: Path, script_name: str) -> dict[str, Any]:
         run = self.last_run(script_name)
@@ -268,13 +279,17 @@ def _edit_script(
     context.workspace.check_writable(target)  # refuse before paying for the edit
     old = _text(source, name) if source.exists() else ""
     _check_fits(worker, old, "the file")
+    repeat_of = editing.failed_before("Edit Script (AI)", args)
     prompt = TEMPLATES.get_template("worker_edit.j2").render(
         script_name=name,
         content=old,
         edit_instruction=str(args["edit_instruction"]),
+        repeat_of=repeat_of,
         **editing.render(context.workspace.root, name),
     )
-    return _kept_edit(worker, editing, context, prompt, old, (name, save_name), lambda code: code)
+    return _kept_edit(
+        worker, editing, context, prompt, old, (name, save_name), lambda code: code, repeat_of
+    )
 
 
 def _edit_segment(
@@ -295,6 +310,7 @@ def _edit_segment(
     end = min(end, len(lines))
     segment = "".join(lines[start - 1 : end])
     _check_fits(worker, segment, "the segment")
+    repeat_of = editing.failed_before("Edit Script Segment (AI)", args)
     prompt = TEMPLATES.get_template("worker_edit_segment.j2").render(
         script_name=name,
         start=start,
@@ -302,6 +318,7 @@ def _edit_segment(
         total_lines=len(lines),
         segment=segment,
         edit_instruction=str(args["edit_instruction"]),
+        repeat_of=repeat_of,
         **editing.render(context.workspace.root, name),
     )
     before, after = "".join(lines[: start - 1]), "".join(lines[end:])
@@ -313,6 +330,7 @@ def _edit_segment(
         old,
         (name, save_name),
         lambda code: before + code + after,
+        repeat_of,
         segment=True,
     )
 
@@ -325,16 +343,19 @@ def _kept_edit(
     old: str,
     names: tuple[str, str],
     whole: Callable[[str], str],
+    repeat_of: int = 0,
     segment: bool = False,
 ) -> str:
-    """Save the edit; with `editing.versions`, an edited Python script is run first, and a
+    """Save the edit (its first version sampled afresh if it repeats the failed edit of step
+    `repeat_of`); with `editing.versions`, an edited Python script is run first, and a
     version whose run fails is taken back and shown to the worker with its error, up to that
     many versions; if none runs, nothing is kept (traces: the 1.5B's titanic edits read a `fare`
     column the data lacks or cut an import short, and its planner then asked for the wrong fix,
     step after step; a script left broken scores nothing at the end)."""
     name, save_name = names
     target = context.workspace.resolve(save_name)
-    new, note, part = _compiling_code(worker, prompt, old, save_name, whole)
+    temperature = RETRY_TEMPERATURE if repeat_of else None
+    new, note, part = _compiling_code(worker, prompt, old, save_name, whole, temperature)
     if editing.skip_same_code and name == save_name and _same_code(old, new, save_name):
         return (
             f"{save_name} is unchanged: the edit changed only blank lines, spacing or comments, "
@@ -384,13 +405,18 @@ def _kept_edit(
 
 
 def _compiling_code(
-    worker: LLMWorker, prompt: str, old: str, save_name: str, whole: Callable[[str], str]
+    worker: LLMWorker,
+    prompt: str,
+    old: str,
+    save_name: str,
+    whole: Callable[[str], str],
+    temperature: float | None = None,
 ) -> tuple[str, str, str]:
     """The edited file (`whole` of the worker's code). A Python file that does not compile, or
     code that drops most of the file, goes back to the worker once with the problem; a file
     still broken is saved with a warning, one still gutted is refused (traces: the 1.5B editor
     answered a fix request with one line, `obj['code']`, wiping an 87-line script)."""
-    reply = worker.ask(EDIT_PROFILE, prompt)
+    reply = worker.ask(EDIT_PROFILE, prompt, temperature=temperature)
     part = _code(reply)
     new = whole(part)
     problem = _gutted(old, new) or _syntax_error(new, save_name)
