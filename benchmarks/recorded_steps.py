@@ -6,8 +6,11 @@ It counts, per run: Execute Script steps, and those whose result this commit hol
 (`known_runs`: the workspace as it was at an earlier run of that script); Final Answer steps,
 and those given with no tested change in place (`tested_change`); edits, and those whose diff
 changed only blank lines or comments (which this commit does not save; a diff cut short, or
-a change of spacing inside a line, is not counted). The counts are upper bounds on the steps
-saved: a step not offered is replaced by another, which the trace cannot show.
+a change of spacing inside a line, is not counted), and those that repeat an edit of the same
+script that failed (which this commit samples afresh); Inspect Script Lines steps, and those
+that showed what an earlier one with the same input showed (which this commit refuses). The
+counts are upper bounds on the steps saved: a step not offered is replaced by another, which
+the trace cannot show.
 
     .venv/bin/python benchmarks/recorded_steps.py experiments/results/embedded-team*
 """
@@ -34,6 +37,8 @@ COUNTS = (
     "edits",
     "layout-only edits",
     "failed edits again",
+    "inspections",
+    "lines shown again",
 )
 
 
@@ -64,6 +69,14 @@ def count(history: Sequence[Step]) -> dict[str, int]:
         elif is_action(step, FINAL_ANSWER):
             counts["final answers"] += 1
             counts["untested"] += not tested_change(before)
+        elif is_action(step, "Inspect Script Lines") and not step.observation.startswith("Error"):
+            counts["inspections"] += 1
+            counts["lines shown again"] += any(
+                is_action(s, "Inspect Script Lines")
+                and s.reply.action_input == step.reply.action_input
+                and s.observation == step.observation
+                for s in before
+            )
         elif step.reply.action in EDITS:
             counts["edits"] += 1
             counts["layout-only edits"] += layout_only(step.observation)
@@ -87,8 +100,8 @@ def layout_only(observation: str) -> bool:
 
 def _run_dirs(sweeps: Sequence[Path]) -> Iterator[Path]:
     for sweep in sweeps:
-        traces = sweep.glob("runs/*/*/seed-*/trace.jsonl")  # not seed-N.attemptK: set aside
-        yield from sorted(p.parent for p in traces if p.parent.name[5:].isdigit())
+        summaries = sweep.glob("runs/*/*/seed-*/summary.json")  # finished; not seed-N.attemptK
+        yield from sorted(p.parent for p in summaries if p.parent.name[5:].isdigit())
 
 
 if __name__ == "__main__":

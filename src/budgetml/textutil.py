@@ -1,5 +1,9 @@
 """Keeping long text readable: the head and the tail, and a note of what was cut."""
 
+import re
+
+_CUT = re.compile(r"\n\[\.\.\. ([\d,]+) characters cut from the middle \.\.\.\]\n")
+
 
 def truncate_middle(text: str, limit: int) -> str:
     """At most about `limit` characters of `text`, keeping its start and end."""
@@ -9,3 +13,13 @@ def truncate_middle(text: str, limit: int) -> str:
     tail = limit - head
     cut = len(text) - head - tail
     return f"{text[:head]}\n[... {cut:,} characters cut from the middle ...]\n{text[-tail:]}"
+
+
+def shows(shown: str, text: str) -> bool:
+    """Whether `shown` is `text` as truncate_middle showed it (whole, or cut at some limit)."""
+    if shown == text:
+        return True
+    cut = _CUT.search(shown)
+    if cut is None:
+        return False
+    return truncate_middle(text, len(text) - int(cut[1].replace(",", ""))) == shown

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from budgetml.agents.cascade import Level, PlanningFailed
-from budgetml.agents.history import Step
+from budgetml.agents.history import CLEAN_RUN, Step
 from budgetml.agents.parser import PlannerReply, parse_reply
 from budgetml.agents.planner import Planner
 from budgetml.agents.prompting import PLANNER_PROFILE, PromptRenderer
-from budgetml.env.actions import ACTIONS
+from budgetml.env.actions import ACTIONS, inspect_lines
 from budgetml.errors import ContextOverflowError
 from budgetml.llm.base import Completion, Message, ModelWrapper, ReplyFormat
 from budgetml.llm.scripted import ScriptedModel
@@ -265,6 +265,29 @@ def test_lines_shown_with_nothing_changed_since_are_not_shown_again(tmp_path: Pa
     assert plan.next_action("goal", [shown], 29).action == "List Files"
     ((_, _, problem),) = recorder.failures
     assert "showed these lines at step 1, and nothing has changed since" in problem
+
+
+@pytest.mark.parametrize("changed", [False, True])
+def test_lines_shown_as_the_file_holds_them_now_are_not_shown_again_after_a_run(
+    changed: bool, tmp_path: Path
+) -> None:
+    script = tmp_path / "train.py"
+    script.write_text("print(1)\n")
+    lines = {"script_name": "train.py", "start_line_number": 1, "end_line_number": 5}
+    seen = inspect_lines(script, lines)  # what Inspect Script Lines showed at step 1
+    history = [
+        Step(1, PlannerReply("Inspect Script Lines", lines, {}, ""), seen),
+        Step(2, PlannerReply("Execute Script", {"script_name": "train.py"}, {}, ""), CLEAN_RUN),
+    ]
+    if changed:
+        script.write_text("print(2)\n")
+    again = f"Action: Inspect Script Lines\nAction Input: {json.dumps(lines)}"
+    recorder = Recorder()
+    level = Level(scripted(tmp_path, "cheap", [again, GOOD]), 3, 500)
+    plan = make_planner((level,), recorder, skip_known_results=True, workspace=tmp_path)
+    chosen = plan.next_action("goal", history, 28).action
+    assert chosen == ("Inspect Script Lines" if changed else "List Files")
+    assert bool(recorder.failures) is not changed
 
 
 def test_a_copy_to_a_name_with_spaces_is_asked_again(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ import pytest
 
 from budgetml.agents.history import Step, describe_step, failed_edit, known_error, known_lines
 from budgetml.agents.parser import PlannerReply
-from budgetml.agents.step_options import StepOptions, step_options
-from budgetml.env.actions import ACTIONS, listing
+from budgetml.agents.step_options import StepOptions, shown_lines, step_options
+from budgetml.env.actions import ACTIONS, inspect_lines, listing
 from budgetml.env.workspace import NO_CHANGE
 
 CLEAN = "The script has been executed. Here is the output:\nValidation Accuracy: 0.67"
@@ -307,3 +307,17 @@ def test_an_edit_that_changed_nothing_is_known_to_fail_while_its_script_holds_th
     assert failed_edit([edit(1), same, copy], "Edit Script (AI)", EDIT_X) == 2
     assert not known_error([edit(1), same, copy], "Edit Script (AI)", EDIT_X)  # a copy reset it
     assert not failed_edit([edit(1), same, copy, edit(4)], "Edit Script (AI)", EDIT_X)
+
+
+def test_lines_are_known_while_the_file_holds_what_was_shown(workspace: Path) -> None:
+    lines = {"script_name": "train.py", "start_line_number": 1, "end_line_number": 3}
+    inspected = step(
+        1, "Inspect Script Lines", inspect_lines(workspace / "train.py", lines), **lines
+    )
+    undo = step(3, "Undo Edit Script", "Content of train.py after undo: ...", **UNDO_TRAIN)
+    history = [inspected, edit(2), undo, run(4)]
+    assert shown_lines(history, lines, workspace) == 1  # edited and undone: the same lines
+    assert not shown_lines(history, {**lines, "end_line_number": 4}, workspace)
+    (workspace / "train.py").write_text("print(2)\n")
+    assert not shown_lines(history, lines, workspace)
+    assert not shown_lines(history, {**lines, "script_name": "../train.py"}, workspace)

@@ -21,7 +21,7 @@ from budgetml.agents.parser import FormatError, PlannerReply, parse_reply
 from budgetml.agents.prompting import PromptRenderer, Situation
 from budgetml.agents.recorder import CallRecorder
 from budgetml.agents.reply_format import as_reply_text, reply_format
-from budgetml.agents.step_options import PATH_CHARS, StepOptions, step_options
+from budgetml.agents.step_options import PATH_CHARS, StepOptions, shown_lines, step_options
 from budgetml.env.actions import Action
 from budgetml.errors import ContextOverflowError
 from budgetml.llm.base import Completion, Message, ReplyFormat
@@ -192,8 +192,9 @@ class Planner:
                 f"{failed_at}, {KNOWN}",
                 reply.action,
             )
-        shown_at = reply.action == "Inspect Script Lines" and known_lines(
-            history, reply.action_input
+        shown_at = reply.action == "Inspect Script Lines" and (
+            known_lines(history, reply.action_input)
+            or (self.workspace and shown_lines(history, reply.action_input, self.workspace))
         )
         if shown_at:
             raise NotOffered(

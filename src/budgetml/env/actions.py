@@ -150,7 +150,12 @@ def _undo_edit_script(context: ActionContext, args: Mapping[str, Any]) -> str:
 
 
 def _inspect_script_lines(context: ActionContext, args: Mapping[str, Any]) -> str:
-    path = existing_file(context, args["script_name"])
+    return inspect_lines(existing_file(context, args["script_name"]), args)
+
+
+def inspect_lines(path: Path, args: Mapping[str, Any]) -> str:
+    """What Inspect Script Lines shows of file `path` (also read by the planner, to tell lines
+    it would show again as they were shown)."""
     start = line_number(args["start_line_number"], "start_line_number")
     end = line_number(args["end_line_number"], "end_line_number")
     if end < start:
