@@ -14,8 +14,7 @@ a change to the editor is measured on the same cells as the editor before it.
 
 `--after-missing-column` (titanic) starts each cell from the failure the sweep's 1.5B looped on:
 the planner (scripted) writes the starter with a `fare` column the data lacks into selectColumns
-and runs it, so the cell's edit sees that KeyError; `--without-column-note` drops the note
-env/columns.py adds to it (an A/B of the note on the editor, patched here, not a setting).
+and runs it, so the cell's edit sees that KeyError.
 `--again-after-failure` makes each cell edit, run, undo and send the same edit again, with
 `skip_known_results` on: an edit whose run failed, asked again of the same script, is
 sampled afresh and told so (agents/workers.py); `--set skip_known_results=false` is the
@@ -32,7 +31,6 @@ from pathlib import Path
 
 import yaml
 
-import budgetml.env.actions
 from budgetml.agents.history import EXECUTE, script_ran_cleanly
 from budgetml.config import ModelEntry, Price, RunConfig, SandboxConfig
 from budgetml.env.task import find_task
@@ -67,11 +65,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=YAML")
     parser.add_argument("--keep", type=Path, help="keep the run folders here")
     parser.add_argument("--after-missing-column", action="store_true")
-    parser.add_argument("--without-column-note", action="store_true")
     parser.add_argument("--again-after-failure", action="store_true")
     args = parser.parse_args()
-    if args.without_column_note:
-        budgetml.env.actions.missing_column_note = lambda output, root: ""
     settings = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
     chosen = [INSTRUCTIONS[i] for i in args.instructions] if args.instructions else INSTRUCTIONS
     with tempfile.TemporaryDirectory(prefix="budgetml-editor-") as tmp:

@@ -18,13 +18,10 @@ import argparse
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
-from budgetml.agents.history import EXECUTE, Step, script_ran_cleanly
 from budgetml.agents.reply_format import reply_format
 from budgetml.agents.team import assemble_team
-from budgetml.env.columns import missing_column_note
 from budgetml.llm.base import Completion, Message
 from budgetml.llm.stack import build_models
 from budgetml.resume import recorded_step
@@ -56,11 +53,6 @@ def main() -> None:
     parser.add_argument("--step", type=int, required=True, help="the step to plan again")
     parser.add_argument("--samples", type=int, default=3, help="seeds 0..K-1 per prompt")
     parser.add_argument("--level", type=int, default=-1, help="cascade level (-1: the top)")
-    parser.add_argument(
-        "--column-notes",
-        action="store_true",
-        help="give each failed run of the history this commit's note on a missing column",
-    )
     parser.add_argument("--skip-recorded", action="store_true", help="sample this commit only")
     args = parser.parse_args()
     layout = RunDir(args.run_dir)
@@ -80,8 +72,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         workspace = Path(scratch) / "workspace"
         shutil.copytree(snapshots[-1] if snapshots else task.root, workspace, symlinks=True)
-        if args.column_notes:
-            history = tuple(_with_column_note(step, workspace) for step in history)
         copies = {"recorded": 0, "this commit": 0}
         for seed in range(args.samples):
             with build_models(config, seed) as models:
@@ -117,15 +107,6 @@ def main() -> None:
             if name == "recorded" and (not recorded or args.skip_recorded):
                 continue
             print(f"{name}: {count} of {args.samples} replies copy a step line into an input")
-
-
-def _with_column_note(step: Step, workspace: Path) -> Step:
-    """The step as a run at this commit would have recorded it: a failed Execute Script whose
-    KeyError names a column no CSV file has ends with env/columns.py's note."""
-    if step.reply.action != EXECUTE or script_ran_cleanly(EXECUTE, step.observation):
-        return step
-    note = missing_column_note(step.observation, workspace)
-    return replace(step, observation=f"{step.observation}\n{note}") if note else step
 
 
 def _first_planner_call(events: Sequence[Event], step: int) -> list[Message]:

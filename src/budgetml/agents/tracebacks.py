@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-from budgetml.env.columns import MISSING_COLUMN
-
 _FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+)', re.MULTILINE)
 
 
@@ -25,11 +23,7 @@ def failing_line(output: str, script_name: str, code: str) -> str:
     lines = code.splitlines()
     if not 1 <= number <= len(lines):
         return ""
-    lasts = [
-        line.strip()
-        for line in output.splitlines()
-        if line.strip() and not line.startswith(MISSING_COLUMN)
-    ]
+    lasts = [line.strip() for line in output.splitlines() if line.strip()]
     exception = lasts[-1] if lasts else ""
     return f"line {number} of {script_name}: {lines[number - 1].strip()}\n{exception}"
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from budgetml.env.columns import missing_column_note
 from budgetml.env.sandbox import Sandbox
 from budgetml.env.workspace import NO_CHANGE, Workspace, WorkspaceError
 from budgetml.textutil import truncate_middle
@@ -220,9 +219,7 @@ def run_script(context: ActionContext, path: Path) -> str:
     else:
         head = "The script has been executed."
     why = f"\n[sandbox: {result.reason}]" if result.reason and not result.timed_out else ""
-    failed = not result.timed_out and result.exit_code != 0
-    note = missing_column_note(result.output, context.workspace.root) if failed else ""
-    return f"{head} Here is the output:\n{result.output}{why}" + (f"\n{note}" if note else "")
+    return f"{head} Here is the output:\n{result.output}{why}"
 
 
 def _final_answer(context: ActionContext, args: Mapping[str, Any]) -> str:
