@@ -666,29 +666,22 @@ def repeat_edit(
 
 
 @pytest.mark.parametrize("action", ["Edit Script (AI)", "Edit Script Segment (AI)"])
+@pytest.mark.parametrize("failed_at", [0, 4])
 def test_an_edit_that_failed_before_on_this_script_is_sampled_afresh_and_told_so(
-    context: ActionContext, tmp_path: Path, action: str
+    context: ActionContext, tmp_path: Path, action: str, failed_at: int
 ) -> None:
+    """Made before and failed (step 4): at the retry temperature, told which step; never
+    made (0): at the worker's temperature, told nothing."""
     (context.workspace.root / "train.py").write_text("print('old')\n")
     model, recorder = FixedReplyModel("```python\nprint('new')\n```"), Recorder()
     worker = LLMWorker(model, 2000, 0.01, recorder)
-    repeat_edit(worker, context, tmp_path, 4, action)
-    assert [temperature for _, temperature, _, _ in model.asked] == [workers.RETRY_TEMPERATURE]
-    assert (
-        "This very instruction was carried out on this same file at step 4" in (recorder.prompts[0])
-    )
+    repeat_edit(worker, context, tmp_path, failed_at, action)
+    temperature = workers.RETRY_TEMPERATURE if failed_at else 0.01
+    assert [t for _, t, _, _ in model.asked] == [temperature]
+    told = "This very instruction was carried out on this same file at step 4"
+    assert (told in recorder.prompts[0]) is bool(failed_at)
+    assert ("This very instruction" in recorder.prompts[0]) is bool(failed_at)
     assert read(context, "train.py") == "print('new')\n"
-
-
-def test_an_edit_not_made_before_is_sampled_at_the_worker_temperature_and_told_nothing(
-    context: ActionContext, tmp_path: Path
-) -> None:
-    (context.workspace.root / "train.py").write_text("print('old')\n")
-    model, recorder = FixedReplyModel("```python\nprint('new')\n```"), Recorder()
-    worker = LLMWorker(model, 2000, 0.01, recorder)
-    repeat_edit(worker, context, tmp_path, 0, "Edit Script (AI)")
-    assert [temperature for _, temperature, _, _ in model.asked] == [0.01]
-    assert "This very instruction" not in recorder.prompts[0]
 
 
 # --- edits that must run (edit_versions) --------------------------------------------------------

@@ -66,11 +66,15 @@ def ran_cleanly(step: Step) -> bool:
 def script_ran_cleanly(action: str, observation: str) -> bool:
     """An Execute Script step whose script exited with 0 (its observation, after the parser's
     one-line note on dropped keys if any, starts as env/actions.py words a clean run)."""
-    if action != EXECUTE:
-        return False
+    return action == EXECUTE and action_output(observation).startswith(CLEAN_RUN)
+
+
+def action_output(observation: str) -> str:
+    """A step's observation without the parser's one-line note on dropped keys, if any: what
+    the action itself returned."""
     if observation.startswith(IGNORED_NOTE_START):
-        observation = observation.partition("\n")[2]
-    return observation.startswith(CLEAN_RUN)
+        return observation.partition("\n")[2]
+    return observation
 
 
 def target(step: Step) -> str:
@@ -140,6 +144,13 @@ READ_ONLY = "is read-only for this task"
 """How a refused write to a read-only path reads (env/workspace.py): no change lifts it."""
 
 
+def same_input(step: Step, action: str, action_input: dict[str, object]) -> bool:
+    """The step took `action` with this very input, or with the input its step line shows
+    (long texts cut short), which a planner may copy."""
+    earlier = step.reply.action_input
+    return step.reply.action == action and action_input in (earlier, shown_input(earlier))
+
+
 def known_error(history: Sequence[Step], action: str, action_input: dict[str, object]) -> int:
     """The step that took this very action, with this input, since the last change and got an
     error or changed nothing, or at any time was refused a read-only path (0: none): doing it
@@ -149,8 +160,7 @@ def known_error(history: Sequence[Step], action: str, action_input: dict[str, ob
     data/train.csv into the read-only data/ after every one of its edits, 7 times in 30 steps.)"""
     since = {step.number for step in since_last_change(history)}
     for step in reversed(history):
-        earlier = step.reply.action_input
-        if step.reply.action != action or action_input not in (earlier, shown_input(earlier)):
+        if not same_input(step, action, action_input):
             continue
         error = step.observation.startswith("Error")
         if (error and READ_ONLY in step.observation) or (
@@ -177,8 +187,7 @@ def failed_edit(history: Sequence[Step], action: str, action_input: dict[str, ob
     now = _holds(after[-1] if after else frozenset(), name)
     for index in range(len(history) - 1, -1, -1):
         step = history[index]
-        earlier = step.reply.action_input
-        if step.reply.action != action or action_input not in (earlier, shown_input(earlier)):
+        if not same_input(step, action, action_input):
             continue
         before = _holds(after[index - 1] if index else frozenset(), name)
         if before == now and _edit_failed(history[index:], name):

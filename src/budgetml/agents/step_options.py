@@ -21,17 +21,16 @@ from pathlib import Path
 from budgetml.agents.history import (
     EXECUTE,
     Step,
+    action_output,
     is_action,
     may_change,
-    shown_input,
+    same_input,
     states,
     tested_change,
     undoable,
 )
-from budgetml.agents.parser import IGNORED_NOTE_START
 from budgetml.agents.step_guide import guide
 from budgetml.env.actions import FINAL_ANSWER, Action, ActionRefused, inspect_lines, listing
-from budgetml.env.workspace import WorkspaceError
 from budgetml.textutil import shows
 
 LIST = "List Files"
@@ -305,15 +304,9 @@ def shown_lines(history: Sequence[Step], action_input: dict[str, object], worksp
     inspections in 20 recorded runs showed what one with the same input had shown before;
     budget's 0.5B read lines 1-100 of titanic's train.py after each run and each undo)."""
     for step in reversed(history):
-        earlier = step.reply.action_input
-        if not is_action(step, "Inspect Script Lines") or action_input not in (
-            earlier,
-            shown_input(earlier),
-        ):
+        if not same_input(step, "Inspect Script Lines", action_input):
             continue
-        observation = step.observation
-        if observation.startswith(IGNORED_NOTE_START):  # the parser's note on dropped keys
-            observation = observation.partition("\n")[2]
+        observation = action_output(step.observation)
         if observation.startswith("Error"):
             continue
         path = workspace / str(action_input.get("script_name"))
@@ -321,7 +314,7 @@ def shown_lines(history: Sequence[Step], action_input: dict[str, object], worksp
             if not path.resolve().is_relative_to(workspace.resolve()) or not path.is_file():
                 return 0
             now = inspect_lines(path, action_input)
-        except (ActionRefused, WorkspaceError, OSError, ValueError):
+        except (ActionRefused, OSError, RuntimeError, ValueError):  # a link loop, a NUL byte
             return 0
         return step.number if shows(observation, now) else 0
     return 0
