@@ -21,7 +21,16 @@ import argparse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from budgetml.agents.history import EDITS, EXECUTE, Step, failed_edit, is_action, tested_change
+from budgetml.agents.history import (
+    EDITS,
+    EXECUTE,
+    Step,
+    failed_edit,
+    is_action,
+    ran_cleanly,
+    tested_change,
+    undo_reaches_clean_run,
+)
 from budgetml.agents.step_options import known_runs
 from budgetml.env.actions import FINAL_ANSWER
 from budgetml.resume import recorded_step
@@ -39,6 +48,8 @@ COUNTS = (
     "failed edits again",
     "inspections",
     "lines shown again",
+    "after a failed change",
+    "not undone",
 )
 
 
@@ -62,6 +73,9 @@ def count(history: Sequence[Step]) -> dict[str, int]:
     counts["steps"] = len(history)
     for index, step in enumerate(history):
         before = history[:index]
+        if before and _failed_change(before):
+            counts["after a failed change"] += 1
+            counts["not undone"] += not is_action(step, "Undo Edit Script")
         if is_action(step, EXECUTE):
             script = str(step.reply.action_input.get("script_name"))
             counts["runs"] += 1
@@ -84,6 +98,16 @@ def count(history: Sequence[Step]) -> dict[str, int]:
                 failed_edit(before, step.reply.action, step.reply.action_input)
             )
     return counts
+
+
+def _failed_change(history: Sequence[Step]) -> bool:
+    last = history[-1]
+    script = str(last.reply.action_input.get("script_name"))
+    return (
+        is_action(last, EXECUTE)
+        and not ran_cleanly(last)
+        and undo_reaches_clean_run(history, script)
+    )
 
 
 def layout_only(observation: str) -> bool:

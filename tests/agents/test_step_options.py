@@ -6,8 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from budgetml.agents.history import Step, describe_step, failed_edit, known_error, known_lines
+from budgetml.agents.history import (
+    Step,
+    describe_step,
+    failed_edit,
+    known_error,
+    known_lines,
+    undo_reaches_clean_run,
+)
 from budgetml.agents.parser import PlannerReply
+from budgetml.agents.step_guide import guide
 from budgetml.agents.step_options import StepOptions, shown_lines, step_options
 from budgetml.env.actions import ACTIONS, inspect_lines, listing
 from budgetml.env.workspace import NO_CHANGE
@@ -220,13 +228,27 @@ def test_undo_is_offered_only_for_a_file_with_a_change_left_to_undo(workspace: P
     assert "Undo Edit Script" not in options([run(1), edit(2), undone], workspace).names
 
 
-def test_after_a_failed_run_the_next_step_fixes_or_looks_and_undoes_after_two(
+def test_a_run_that_failed_on_a_change_to_a_script_that_ran_cleanly_is_undone(
     workspace: Path,
 ) -> None:
     opts = guided([run(1), edit(2), run(3, FAILED)], workspace)
+    assert opts.names == ("Undo Edit Script",)
+    assert any("ran cleanly before it; undo the change" in w.why for w in opts.withheld)
+    later = [run(1), edit(2), run(3), edit(4), run(5, FAILED)]  # back to step 2's clean run
+    assert guided(later, workspace).names == ("Undo Edit Script",)
+    again = [run(1), edit(2), run(3, FAILED), undo(4), edit(5), run(6, FAILED)]
+    assert guided(again, workspace).names == ("Undo Edit Script",)
+    undone = guide([run(1), edit(2), run(3, FAILED), undo(4)])
+    assert undone is not None and "Undo Edit Script" not in undone[0]  # now run or edit
+
+
+def test_a_failed_run_with_no_clean_run_to_undo_back_to_is_fixed_first(workspace: Path) -> None:
+    opts = guided([run(1, FAILED)], workspace)  # the starter fails
     assert set(opts.names) == {"Inspect Script Lines", "Read File", "Write File"}
-    twice = [run(1), edit(2), run(3, FAILED), edit(4), run(5, FAILED)]
+    twice = [run(1, FAILED), edit(2), run(3, FAILED)]
     assert "Undo Edit Script" in guided(twice, workspace).names
+    assert not undo_reaches_clean_run(twice, "train.py")
+    assert not undo_reaches_clean_run([run(1), edit(2), run(3, FAILED)], "other.py")
 
 
 def test_an_action_that_failed_with_nothing_changed_since_is_a_known_error() -> None:

@@ -102,14 +102,39 @@ def states(history: Sequence[Step]) -> list[State]:
     changes: dict[str, list[int]] = {}
     after: list[State] = []
     for step in history:
-        if changed_files(step):
-            stack = changes.setdefault(target(step), [])
-            if not is_action(step, "Undo Edit Script"):
-                stack.append(step.number)
-            elif stack:
-                stack.pop()
-        after.append(frozenset((name, stack[-1]) for name, stack in changes.items() if stack))
+        _apply(changes, step)
+        after.append(_state(changes))
     return after
+
+
+def _apply(changes: dict[str, list[int]], step: Step) -> None:
+    """Push the step's change onto its file's stack, or pop it for an undo."""
+    if changed_files(step):
+        stack = changes.setdefault(target(step), [])
+        if not is_action(step, "Undo Edit Script"):
+            stack.append(step.number)
+        elif stack:
+            stack.pop()
+
+
+def _state(changes: dict[str, list[int]]) -> State:
+    return frozenset((name, stack[-1]) for name, stack in changes.items() if stack)
+
+
+def undo_reaches_clean_run(history: Sequence[Step], name: str) -> bool:
+    """Undoing the last change to script `name` puts the workspace back as it was at a clean
+    run of that script (traces: in 21 recorded runs the 1.5B's fixes of its own failed edits
+    ran 0 of 9 times, and its fresh edits 6 of 19)."""
+    changes: dict[str, list[int]] = {}
+    for step in history:
+        _apply(changes, step)
+    if not changes.get(name):
+        return False
+    undone = _state({**changes, name: changes[name][:-1]})
+    return any(
+        ran_cleanly(s) and s.reply.action_input.get("script_name") == name and state == undone
+        for s, state in zip(history, states(history), strict=True)
+    )
 
 
 def tested_change(history: Sequence[Step]) -> bool:
