@@ -237,6 +237,10 @@ def test_a_run_that_failed_on_a_change_to_a_script_that_ran_cleanly_is_undone(
     later = [run(1), edit(2), run(3), edit(4), run(5, FAILED)]  # back to step 2's clean run
     assert guided(later, workspace).names == ("Undo Edit Script",)
     again = [run(1), edit(2), run(3, FAILED), undo(4), edit(5), run(6, FAILED)]
+    copied = step(2, "Copy File", "File a.txt copied to b.txt", source="a.txt", destination="b.txt")
+    assert guided([run(1), copied, edit(3), run(4, FAILED)], workspace).names == (
+        "Undo Edit Script",
+    )  # the script goes back to a version that ran cleanly; the copy stays
     assert guided(again, workspace).names == ("Undo Edit Script",)
     undone = guide([run(1), edit(2), run(3, FAILED), undo(4)])
     assert undone is not None and "Undo Edit Script" not in undone[0]  # now run or edit

@@ -122,18 +122,21 @@ def _state(changes: dict[str, list[int]]) -> State:
 
 
 def undo_reaches_clean_run(history: Sequence[Step], name: str) -> bool:
-    """Undoing the last change to script `name` puts the workspace back as it was at a clean
-    run of that script (traces: in 21 recorded runs the 1.5B's fixes of its own failed edits
-    ran 0 of 9 times, and its fresh edits 6 of 19)."""
+    """Undoing the last change to script `name` gives it back a version that ran cleanly
+    (other files may have changed since: a copy made on the way does not count). Traces: in 21
+    recorded runs the 1.5B's fixes of its own failed edits ran 0 of 9 times, its fresh edits 6
+    of 19."""
     changes: dict[str, list[int]] = {}
     for step in history:
         _apply(changes, step)
     if not changes.get(name):
         return False
-    undone = _state({**changes, name: changes[name][:-1]})
+    undone = _holds(_state({name: changes[name][:-1]}), name)
     return any(
-        ran_cleanly(s) and s.reply.action_input.get("script_name") == name and state == undone
-        for s, state in zip(history, states(history), strict=True)
+        ran_cleanly(s)
+        and s.reply.action_input.get("script_name") == name
+        and _holds(a, name) == undone
+        for s, a in zip(history, states(history), strict=True)
     )
 
 
