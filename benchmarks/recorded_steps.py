@@ -25,9 +25,11 @@ from budgetml.agents.history import (
     EDITS,
     EXECUTE,
     Step,
+    changed_files,
     failed_edit,
     is_action,
     ran_cleanly,
+    target,
     tested_change,
     undo_reaches_clean_run,
 )
@@ -50,6 +52,10 @@ COUNTS = (
     "lines shown again",
     "after a failed change",
     "not undone",
+    "fixes",
+    "fixes that ran",
+    "fresh edits",
+    "fresh edits that ran",
 )
 
 
@@ -97,7 +103,31 @@ def count(history: Sequence[Step]) -> dict[str, int]:
             counts["failed edits again"] += bool(
                 failed_edit(before, step.reply.action, step.reply.action_input)
             )
+            if changed_files(step):
+                kind = "fixes" if _fixes(before, target(step)) else "fresh edits"
+                counts[kind] += 1
+                counts[f"{kind} that ran"] += _next_run_clean(history[index + 1 :], target(step))
     return counts
+
+
+def _fixes(before: Sequence[Step], name: str) -> bool:
+    """The last step that ran or changed script `name` is a run of it that failed."""
+    for step in reversed(before):
+        if is_action(step, EXECUTE) and step.reply.action_input.get("script_name") == name:
+            return not ran_cleanly(step)
+        if changed_files(step) and target(step) == name:
+            return False
+    return False
+
+
+def _next_run_clean(after: Sequence[Step], name: str) -> bool:
+    """The next run of script `name`, before another change to it, ran cleanly."""
+    for step in after:
+        if is_action(step, EXECUTE) and step.reply.action_input.get("script_name") == name:
+            return ran_cleanly(step)
+        if changed_files(step) and target(step) == name:
+            return False
+    return False
 
 
 def _failed_change(history: Sequence[Step]) -> bool:
