@@ -26,12 +26,13 @@ from budgetml.agents.history import (
     EXECUTE,
     Step,
     changed_files,
+    failed_change,
     failed_edit,
     is_action,
+    next_run,
     ran_cleanly,
     target,
     tested_change,
-    undo_reaches_clean_run,
 )
 from budgetml.agents.step_options import known_runs
 from budgetml.env.actions import FINAL_ANSWER
@@ -79,7 +80,7 @@ def count(history: Sequence[Step]) -> dict[str, int]:
     counts["steps"] = len(history)
     for index, step in enumerate(history):
         before = history[:index]
-        if before and _failed_change(before):
+        if failed_change(before):
             counts["after a failed change"] += 1
             counts["not undone"] += not is_action(step, "Undo Edit Script")
         if is_action(step, EXECUTE):
@@ -112,32 +113,14 @@ def count(history: Sequence[Step]) -> dict[str, int]:
 
 def _fixes(before: Sequence[Step], name: str) -> bool:
     """The last step that ran or changed script `name` is a run of it that failed."""
-    for step in reversed(before):
-        if is_action(step, EXECUTE) and step.reply.action_input.get("script_name") == name:
-            return not ran_cleanly(step)
-        if changed_files(step) and target(step) == name:
-            return False
-    return False
+    run = next_run(reversed(before), name)
+    return run is not None and not ran_cleanly(run)
 
 
 def _next_run_clean(after: Sequence[Step], name: str) -> bool:
     """The next run of script `name`, before another change to it, ran cleanly."""
-    for step in after:
-        if is_action(step, EXECUTE) and step.reply.action_input.get("script_name") == name:
-            return ran_cleanly(step)
-        if changed_files(step) and target(step) == name:
-            return False
-    return False
-
-
-def _failed_change(history: Sequence[Step]) -> bool:
-    last = history[-1]
-    script = str(last.reply.action_input.get("script_name"))
-    return (
-        is_action(last, EXECUTE)
-        and not ran_cleanly(last)
-        and undo_reaches_clean_run(history, script)
-    )
+    run = next_run(after, name)
+    return run is not None and ran_cleanly(run)
 
 
 def layout_only(observation: str) -> bool:

@@ -9,10 +9,10 @@ import pytest
 from budgetml.agents.history import (
     Step,
     describe_step,
+    failed_change,
     failed_edit,
     known_error,
     known_lines,
-    undo_reaches_clean_run,
 )
 from budgetml.agents.parser import PlannerReply
 from budgetml.agents.step_guide import guide
@@ -251,8 +251,10 @@ def test_a_failed_run_with_no_clean_run_to_undo_back_to_is_fixed_first(workspace
     assert set(opts.names) == {"Inspect Script Lines", "Read File", "Write File"}
     twice = [run(1, FAILED), edit(2), run(3, FAILED)]
     assert "Undo Edit Script" in guided(twice, workspace).names
-    assert not undo_reaches_clean_run(twice, "train.py")
-    assert not undo_reaches_clean_run([run(1), edit(2), run(3, FAILED)], "other.py")
+    assert failed_change(twice) == ""
+    assert failed_change([run(1), edit(2), run(3, FAILED)]) == "train.py"
+    other = [run(1), edit(2), run(3, FAILED, script="other.py")]  # train.py's change; other.py ran
+    assert failed_change(other) == ""
 
 
 def test_an_action_that_failed_with_nothing_changed_since_is_a_known_error() -> None:

@@ -6,7 +6,7 @@ offered actions follow from the history alone, and a resumed or replayed run off
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from budgetml.agents.parser import IGNORED_NOTE_START, PlannerReply
@@ -103,7 +103,7 @@ def states(history: Sequence[Step]) -> list[State]:
     after: list[State] = []
     for step in history:
         _apply(changes, step)
-        after.append(_state(changes))
+        after.append(frozenset((name, stack[-1]) for name, stack in changes.items() if stack))
     return after
 
 
@@ -117,27 +117,28 @@ def _apply(changes: dict[str, list[int]], step: Step) -> None:
             stack.pop()
 
 
-def _state(changes: dict[str, list[int]]) -> State:
-    return frozenset((name, stack[-1]) for name, stack in changes.items() if stack)
-
-
-def undo_reaches_clean_run(history: Sequence[Step], name: str) -> bool:
-    """Undoing the last change to script `name` gives it back a version that ran cleanly
-    (other files may have changed since: a copy made on the way does not count). Traces: in 23
-    recorded runs the 1.5B's fixes of its failed edits ran 0 of 11 times, its fresh edits 6 of
-    24 (benchmarks/recorded_steps.py)."""
+def failed_change(history: Sequence[Step]) -> str:
+    """The script the last step ran and failed on, if undoing its last change gives it back a
+    version that ran cleanly (other files may have changed since: a copy made on the way does
+    not count); "" otherwise. Traces: in 23 recorded runs the 1.5B's fixes of its failed edits
+    ran 0 of 11 times, its fresh edits 6 of 24 (benchmarks/recorded_steps.py)."""
+    if not history or not is_action(history[-1], EXECUTE) or ran_cleanly(history[-1]):
+        return ""
+    name = str(history[-1].reply.action_input.get("script_name"))
     changes: dict[str, list[int]] = {}
+    versions = []  # the change `name` holds after each step (0: as it was at the start)
     for step in history:
         _apply(changes, step)
-    if not changes.get(name):
-        return False
-    undone = _holds(_state({name: changes[name][:-1]}), name)
-    return any(
-        ran_cleanly(s)
-        and s.reply.action_input.get("script_name") == name
-        and _holds(a, name) == undone
-        for s, a in zip(history, states(history), strict=True)
+        versions.append(changes[name][-1] if changes.get(name) else 0)
+    stack = changes.get(name)
+    if not stack:
+        return ""
+    undone = stack[-2] if len(stack) > 1 else 0
+    clean = any(
+        ran_cleanly(s) and s.reply.action_input.get("script_name") == name and version == undone
+        for s, version in zip(history, versions, strict=True)
     )
+    return name if clean else ""
 
 
 def tested_change(history: Sequence[Step]) -> bool:
@@ -233,12 +234,18 @@ def _edit_failed(steps: Sequence[Step], name: str) -> bool:
     edit = steps[0]
     if edit.observation.startswith("Error") or changed_nothing(edit.observation):
         return True
-    for step in steps[1:]:
+    run = next_run(steps[1:], name)
+    return run is not None and not ran_cleanly(run)
+
+
+def next_run(steps: Iterable[Step], name: str) -> Step | None:
+    """The first run of script `name` in `steps`, if it comes before a change to the script."""
+    for step in steps:
         if is_action(step, EXECUTE) and step.reply.action_input.get("script_name") == name:
-            return not ran_cleanly(step)
+            return step
         if changed_files(step) and target(step) == name:
-            return False
-    return False
+            return None
+    return None
 
 
 def known_lines(history: Sequence[Step], action_input: dict[str, object]) -> int:

@@ -15,11 +15,11 @@ from budgetml.agents.history import (
     EXECUTE,
     Step,
     changed_files,
+    failed_change,
     failed_runs_in_a_row,
     is_action,
     ran_cleanly,
     since_last_change,
-    undo_reaches_clean_run,
 )
 from budgetml.env.actions import FINAL_ANSWER
 
@@ -62,8 +62,8 @@ def guide(history: Sequence[Step]) -> tuple[frozenset[str], str] | None:
             "not now: the last step changed a script; run it (or revise it) to see the effect"
         )
     if history and is_action(history[-1], EXECUTE) and not ran_cleanly(history[-1]):
-        script = str(history[-1].reply.action_input.get("script_name"))
-        if undo_reaches_clean_run(history, script):
+        script = failed_change(history)
+        if script:
             return UNDO, (
                 f"not now: the last run failed on a change to {script}, which ran cleanly "
                 "before it; undo the change, then try another"
