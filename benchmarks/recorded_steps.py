@@ -8,7 +8,9 @@ and those given with no tested change in place (`tested_change`); edits, and tho
 changed only blank lines or comments (which this commit does not save; a diff cut short, or
 a change of spacing inside a line, is not counted), and those that repeat an edit of the same
 script that failed (which this commit samples afresh); Inspect Script Lines steps, and those
-that showed what an earlier one with the same input showed (which this commit refuses). The
+that showed what an earlier one with the same input showed (which this commit refuses); and
+saved edits whose instruction names a key an earlier failed run's KeyError said was missing
+(which nothing refuses yet), and how many of those ran. The
 counts are upper bounds on the steps saved: a step not offered is replaced by another, which
 the trace cannot show.
 
@@ -18,6 +20,7 @@ the trace cannot show.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -57,6 +60,8 @@ COUNTS = (
     "fixes that ran",
     "fresh edits",
     "fresh edits that ran",
+    "asking for a missing key",
+    "missing-key edits that ran",
 )
 
 
@@ -105,10 +110,30 @@ def count(history: Sequence[Step]) -> dict[str, int]:
                 failed_edit(before, step.reply.action, step.reply.action_input)
             )
             if changed_files(step):
+                ran = _next_run_clean(history[index + 1 :], target(step))
                 kind = "fixes" if _fixes(before, target(step)) else "fresh edits"
                 counts[kind] += 1
-                counts[f"{kind} that ran"] += _next_run_clean(history[index + 1 :], target(step))
+                counts[f"{kind} that ran"] += ran
+                if _names_a_missing_key(before, step):
+                    counts["asking for a missing key"] += 1
+                    counts["missing-key edits that ran"] += ran
     return counts
+
+
+def _names_a_missing_key(before: Sequence[Step], edit: Step) -> bool:
+    """The edit's instruction names, as a word, a key that an earlier failed run's KeyError
+    said was missing (traces: "Add the 'fare' column" after `KeyError: "['fare'] not in
+    index"`, on titanic, whose data has no such column)."""
+    instruction = str(edit.reply.action_input.get("edit_instruction", "")).lower()
+    missing = {
+        key.lower()
+        for step in before
+        if is_action(step, EXECUTE) and not ran_cleanly(step)
+        for line in step.observation.splitlines()
+        if line.startswith("KeyError")
+        for key in re.findall(r"'([^']+)'", line)
+    } - {"str", "object"}  # the dtype in "Index(['fare'], dtype='str')"
+    return any(re.search(rf"\b{re.escape(key)}\b", instruction) for key in missing)
 
 
 def _fixes(before: Sequence[Step], name: str) -> bool:
