@@ -10,7 +10,8 @@ a change of spacing inside a line, is not counted), and those that repeat an edi
 script that failed (which this commit samples afresh); Inspect Script Lines steps, and those
 that showed what an earlier one with the same input showed (which this commit refuses); and
 saved edits whose instruction names a key an earlier failed run's KeyError said was missing
-(which nothing refuses yet), and how many of those ran. The
+(which nothing refuses yet), and how many of those ran; and saved edits whose added lines quote
+such a key, whatever the instruction said, and how many of those ran. The
 counts are upper bounds on the steps saved: a step not offered is replaced by another, which
 the trace cannot show.
 
@@ -62,6 +63,8 @@ COUNTS = (
     "fresh edits that ran",
     "asking for a missing key",
     "missing-key edits that ran",
+    "writing a missing key",
+    "writing one that ran",
 )
 
 
@@ -117,6 +120,9 @@ def count(history: Sequence[Step]) -> dict[str, int]:
                 if _names_a_missing_key(before, step):
                     counts["asking for a missing key"] += 1
                     counts["missing-key edits that ran"] += ran
+                if _writes_a_missing_key(before, step):
+                    counts["writing a missing key"] += 1
+                    counts["writing one that ran"] += ran
     return counts
 
 
@@ -125,15 +131,35 @@ def _names_a_missing_key(before: Sequence[Step], edit: Step) -> bool:
     said was missing (traces: "Add the 'fare' column" after `KeyError: "['fare'] not in
     index"`, on titanic, whose data has no such column)."""
     instruction = str(edit.reply.action_input.get("edit_instruction", "")).lower()
-    missing = {
-        key.lower()
+    missing = {key.lower() for key in _missing_keys(before)}
+    return any(re.search(rf"\b{re.escape(key)}\b", instruction) for key in missing)
+
+
+def _writes_a_missing_key(before: Sequence[Step], edit: Step) -> bool:
+    """The code of a line the edit's diff added quotes, exactly, a key that an earlier failed run's
+    KeyError said was missing: the code itself asks for it, whatever the instruction said
+    (traces: told "Remove the 'Fireplace_Quantity', ... columns", the ames editor wrote them
+    into the feature list)."""
+    added = [  # the code of each added line, its comment (from the first #) left out
+        line.partition("#")[0]
+        for line in edit.observation.splitlines()
+        if line.startswith("+") and not line.startswith("+++")
+    ]
+    return any(
+        f"'{key}'" in line or f'"{key}"' in line for key in _missing_keys(before) for line in added
+    )
+
+
+def _missing_keys(before: Sequence[Step]) -> set[str]:
+    """The keys the KeyErrors of the failed runs in `before` named."""
+    return {
+        key
         for step in before
         if is_action(step, EXECUTE) and not ran_cleanly(step)
         for line in step.observation.splitlines()
         if line.startswith("KeyError")
         for key in re.findall(r"'([^']+)'", line)
     } - {"str", "object"}  # the dtype in "Index(['fare'], dtype='str')"
-    return any(re.search(rf"\b{re.escape(key)}\b", instruction) for key in missing)
 
 
 def _fixes(before: Sequence[Step], name: str) -> bool:
