@@ -10,8 +10,9 @@ a change of spacing inside a line, is not counted), and those that repeat an edi
 script that failed (which this commit samples afresh); Inspect Script Lines steps, and those
 that showed what an earlier one with the same input showed (which this commit refuses); and
 saved edits whose instruction names a key an earlier failed run's KeyError said was missing
-(which nothing refuses yet), and how many of those ran; and saved edits whose added lines quote
-such a key, whatever the instruction said, and how many of those ran. The
+(which nothing refuses yet), and how many of those ran; and saved edits whose added code (the
+diff's added lines, comments left out) quotes such a key, whatever the instruction said, and
+how many of those ran. The
 counts are upper bounds on the steps saved: a step not offered is replaced by another, which
 the trace cannot show.
 
@@ -117,25 +118,25 @@ def count(history: Sequence[Step]) -> dict[str, int]:
                 kind = "fixes" if _fixes(before, target(step)) else "fresh edits"
                 counts[kind] += 1
                 counts[f"{kind} that ran"] += ran
-                if _names_a_missing_key(before, step):
+                missing = _missing_keys(before)
+                if _names_a_missing_key(missing, step):
                     counts["asking for a missing key"] += 1
                     counts["missing-key edits that ran"] += ran
-                if _writes_a_missing_key(before, step):
+                if _writes_a_missing_key(missing, step):
                     counts["writing a missing key"] += 1
                     counts["writing one that ran"] += ran
     return counts
 
 
-def _names_a_missing_key(before: Sequence[Step], edit: Step) -> bool:
+def _names_a_missing_key(missing: set[str], edit: Step) -> bool:
     """The edit's instruction names, as a word, a key that an earlier failed run's KeyError
     said was missing (traces: "Add the 'fare' column" after `KeyError: "['fare'] not in
     index"`, on titanic, whose data has no such column)."""
     instruction = str(edit.reply.action_input.get("edit_instruction", "")).lower()
-    missing = {key.lower() for key in _missing_keys(before)}
-    return any(re.search(rf"\b{re.escape(key)}\b", instruction) for key in missing)
+    return any(re.search(rf"\b{re.escape(key.lower())}\b", instruction) for key in missing)
 
 
-def _writes_a_missing_key(before: Sequence[Step], edit: Step) -> bool:
+def _writes_a_missing_key(missing: set[str], edit: Step) -> bool:
     """The code of a line the edit's diff added quotes, exactly, a key that an earlier failed run's
     KeyError said was missing: the code itself asks for it, whatever the instruction said
     (traces: told "Remove the 'Fireplace_Quantity', ... columns", the ames editor wrote them
@@ -145,9 +146,7 @@ def _writes_a_missing_key(before: Sequence[Step], edit: Step) -> bool:
         for line in edit.observation.splitlines()
         if line.startswith("+") and not line.startswith("+++")
     ]
-    return any(
-        f"'{key}'" in line or f'"{key}"' in line for key in _missing_keys(before) for line in added
-    )
+    return any(f"'{key}'" in line or f'"{key}"' in line for key in missing for line in added)
 
 
 def _missing_keys(before: Sequence[Step]) -> set[str]:
