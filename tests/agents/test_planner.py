@@ -302,6 +302,35 @@ def test_a_copy_to_a_name_with_spaces_is_asked_again(tmp_path: Path) -> None:
     assert "destination must be one file path" in problem
 
 
+def test_refusals_of_new_actions_cost_a_one_try_level_no_try(tmp_path: Path) -> None:
+    """Fine-food budget at b4dfcae: the 1.5B top level (one try) chose two actions whose
+    results were known, and the run ended in error at step 10 of 30."""
+    (tmp_path / "train.py").write_text("print(1)\n")
+    lines = {"script_name": "train.py", "start_line_number": 1, "end_line_number": 1}
+    shown = Step(1, PlannerReply("Inspect Script Lines", lines, {}, ""), "Here are the lines")
+    copy = {"source": "train.py", "destination": "train.py"}  # an existing file: refused
+    refusals = [
+        f"Action: Copy File\nAction Input: {json.dumps(copy)}",
+        f"Action: Inspect Script Lines\nAction Input: {json.dumps(lines)}",
+    ]
+    recorder = Recorder()
+    level = Level(scripted(tmp_path, "top", [*refusals, GOOD]), 1, 500)
+    plan = make_planner((level,), recorder, skip_known_results=True, workspace=tmp_path)
+    assert plan.next_action("goal", [shown], 29).action == "List Files"
+    assert [attempt for _, attempt, _ in recorder.failures] == [1, 2]
+
+
+def test_a_refused_action_sent_again_costs_a_try(tmp_path: Path) -> None:
+    """Only striking a new action is free, so a model that insists still runs out of tries."""
+    (tmp_path / "train.py").write_text("print(1)\n")
+    copy = {"source": "train.py", "destination": "train.py"}
+    refused = f"Action: Copy File\nAction Input: {json.dumps(copy)}"
+    level = Level(scripted(tmp_path, "top", [refused] * 5), 2, 500)
+    plan = make_planner((level,), Recorder(), skip_known_results=True, workspace=tmp_path)
+    with pytest.raises(PlanningFailed, match="in 3 tries"):
+        plan.next_action("goal", [], 29)
+
+
 def test_a_level_with_one_try_gets_one_more_after_a_refused_choice(tmp_path: Path) -> None:
     (tmp_path / "train.py").write_text("print(1)\n")
     copy = {"source": "train.py", "destination": "train.py"}  # an existing file: refused

@@ -191,16 +191,17 @@ class Cascade:
         tries: int | None = None,
     ) -> tuple[PlannerReply | None, str]:
         """Up to m tries at one level, feeding each format error back; (reply, last problem).
-        An action refused for what it chose is not offered on the tries after, and the first
-        such refusal earns one try more: the reply was well-formed, and a top level with one
-        try would otherwise end the run on it."""
+        An action refused for what it chose is not offered on the tries after, and that
+        refusal costs no try: the reply was well-formed and the offer shrinks, so this ends.
+        (Traces: counting refusals, a top level with one try ended the run at step 10 of 30,
+        its two tries spent on two actions whose results were known.)"""
         level = self.levels[index]
         tries = level.retries if tries is None else tries
         extra = list(feedback)
         problem = ""
         attempt = 0
-        refused = False
-        while attempt < tries + refused:
+        failures = 0
+        while failures < tries:
             attempt += 1
             if self.costs_a_lifeline(index) and not self.lifelines.take():
                 return None, f"{problem} (no lifelines left for {level.model.name})".strip()
@@ -208,9 +209,10 @@ class Cascade:
             try:
                 return planning.parse(completion.text, avoid), ""
             except FormatError as exc:
-                if isinstance(exc, NotOffered):
+                if isinstance(exc, NotOffered) and exc.action not in avoid:
                     avoid = avoid | {exc.action}
-                    refused = True
+                else:
+                    failures += 1
                 problem = str(exc)
                 self.recorder.format_failure(level.model.name, attempt, problem)
                 extra = [
