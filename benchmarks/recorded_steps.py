@@ -12,7 +12,9 @@ that showed what an earlier one with the same input showed (which this commit re
 saved edits whose instruction names a key an earlier failed run's KeyError said was missing
 (which nothing refuses yet), and how many of those ran; and saved edits whose added code (the
 diff's added lines, comments left out) quotes such a key, whatever the instruction said, and
-how many of those ran. The
+how many of those ran; and edits whose instruction copies the prompt's own wording
+(textutil.COPY_CHARS characters in a row of the run's first planner prompt, its research problem
+left out, which an instruction may quote), and how many of those changed the script and ran. The
 counts are upper bounds on the steps saved: a step not offered is replaced by another, which
 the trace cannot show.
 
@@ -43,7 +45,11 @@ from budgetml.agents.step_options import known_runs
 from budgetml.env.actions import FINAL_ANSWER
 from budgetml.resume import recorded_step
 from budgetml.run_dir import RunDir
-from budgetml.trace import StepDone
+from budgetml.textutil import copied_passage
+from budgetml.trace import Event, LlmCall, StepDone
+
+PROBLEM_START, PROBLEM_END = "Research problem:\n", "\n\nThese are the actions"
+"""Around the research problem in planner_instructions.j2."""
 
 COUNTS = (
     "steps",
@@ -66,6 +72,8 @@ COUNTS = (
     "missing-key edits that ran",
     "writing a missing key",
     "writing one that ran",
+    "copied instructions",
+    "copied ones that ran",
 )
 
 
@@ -77,14 +85,16 @@ def main() -> None:
     print("| run | " + " | ".join(COUNTS) + " |")
     print("|---" * (len(COUNTS) + 1) + "|")
     for run_dir in _run_dirs(args.sweeps):
-        history = [recorded_step(e) for e in RunDir(run_dir).events() if isinstance(e, StepDone)]
-        counts = count(history)
+        events = RunDir(run_dir).events()
+        history = [recorded_step(e) for e in events if isinstance(e, StepDone)]
+        counts = count(history, _wording(events))
         totals = {key: totals[key] + counts[key] for key in COUNTS}
         print(f"| {run_dir} | " + " | ".join(str(counts[key]) for key in COUNTS) + " |")
     print("| **all** | " + " | ".join(str(totals[key]) for key in COUNTS) + " |")
 
 
-def count(history: Sequence[Step]) -> dict[str, int]:
+def count(history: Sequence[Step], wording: str = "") -> dict[str, int]:
+    """The counts of one run; `wording`: the prompt's fixed text an instruction may copy."""
     counts = dict.fromkeys(COUNTS, 0)
     counts["steps"] = len(history)
     for index, step in enumerate(history):
@@ -113,8 +123,12 @@ def count(history: Sequence[Step]) -> dict[str, int]:
             counts["failed edits again"] += bool(
                 failed_edit(before, step.reply.action, step.reply.action_input)
             )
+            instruction = str(step.reply.action_input.get("edit_instruction", ""))
+            copied = bool(wording) and bool(copied_passage(instruction, wording))
+            counts["copied instructions"] += copied
             if changed_files(step):
                 ran = _next_run_clean(history[index + 1 :], target(step))
+                counts["copied ones that ran"] += copied and ran
                 kind = "fixes" if _fixes(before, target(step)) else "fresh edits"
                 counts[kind] += 1
                 counts[f"{kind} that ran"] += ran
@@ -126,6 +140,18 @@ def count(history: Sequence[Step]) -> dict[str, int]:
                     counts["writing a missing key"] += 1
                     counts["writing one that ran"] += ran
     return counts
+
+
+def _wording(events: Sequence[Event]) -> str:
+    """The last message of the run's first planner call, its research problem cut out: the
+    instructions and action descriptions every prompt of the run opens with."""
+    call = next((e for e in events if isinstance(e, LlmCall) and e.agent == "planner"), None)
+    if call is None or not call.messages:
+        return ""
+    prompt = call.messages[-1]["content"]
+    head, _, rest = prompt.partition(PROBLEM_START)
+    _, _, tail = rest.partition(PROBLEM_END)
+    return head + tail if tail else prompt
 
 
 def _names_a_missing_key(missing: set[str], edit: Step) -> bool:

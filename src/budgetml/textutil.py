@@ -23,3 +23,18 @@ def shows(shown: str, text: str) -> bool:
     if cut is None:
         return False
     return truncate_middle(text, len(text) - int(cut[1].replace(",", ""))) == shown
+
+
+COPY_CHARS = 40
+"""Characters in a row of the prompt's own wording that make an input a copy of it, not the
+model's words (benchmarks/recorded_steps.py, planner_step.py --cascade)."""
+
+
+def copied_passage(text: str, source: str, length: int = COPY_CHARS) -> str:
+    """The first run of `length` characters of `text` that `source` holds too, spacing aside
+    ("": none)."""
+    flat, within = " ".join(text.split()), " ".join(source.split())
+    for start in range(max(0, len(flat) - length + 1)):
+        if flat[start : start + length] in within:
+            return flat[start : start + length]
+    return ""
